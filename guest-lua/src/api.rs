@@ -1,0 +1,149 @@
+//! Rumble's Lua API that is not about files or sessions: the `string`
+//! additions, `print`, `os.clock`, and the `Rumble` table.
+
+use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
+
+use crate::rumble::plugin::log::{self, Level};
+use crate::rumble::plugin::server;
+use crate::rumble::plugin::types::Error as HostError;
+use crate::{ScriptConfig, codec, display, with_state};
+
+pub fn install(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
+    install_string(lua)?;
+    install_base(lua, cfg)?;
+    install_rumble(lua)
+}
+
+/// A host error as a Lua error. `denied` names the capability and the script.
+pub fn host_error(e: HostError) -> mlua::Error {
+    mlua::Error::runtime(match e {
+        HostError::Denied(cap) => format!("permission denied: {cap} (script \"{}\")", crate::script_name()),
+        HostError::NotFound(m) => format!("not found: {m}"),
+        HostError::Invalid(m) => format!("invalid argument: {m}"),
+        HostError::Failed(m) => m,
+    })
+}
+
+fn install_string(lua: &Lua) -> mlua::Result<()> {
+    let string: Table = lua.globals().get("string")?;
+    string.set(
+        "SHA256",
+        lua.create_function(|_, s: mlua::LuaString| Ok(codec::sha256_hex(&s.as_bytes())))?,
+    )?;
+    string.set(
+        "encode64",
+        lua.create_function(|_, s: mlua::LuaString| Ok(codec::encode64(&s.as_bytes())))?,
+    )?;
+    string.set(
+        "decode64",
+        lua.create_function(|lua, s: mlua::LuaString| match codec::decode64(&s.as_bytes()) {
+            Ok(bytes) => Ok((Value::String(lua.create_string(bytes)?), None)),
+            Err(msg) => Ok((Value::Nil, Some(msg))),
+        })?,
+    )?;
+    Ok(())
+}
+
+/// `print` goes to the server log (or the terminal under `rumble script run`);
+/// `os.exit` must not end the host's instance behind the script's back.
+fn install_base(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
+    let globals = lua.globals();
+    globals.set(
+        "print",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let parts: Vec<String> = args.into_iter().map(|v| display(lua, v)).collect();
+            log::print(&parts.join("\t"));
+            Ok(())
+        })?,
+    )?;
+    let os: Table = globals.get("os")?;
+    let start = std::time::Instant::now();
+    // WASI has no process CPU clock; time since the instance started is the
+    // closest honest answer (the host stops scripts on CPU use anyway).
+    os.set("clock", lua.create_function(move |_, ()| Ok(start.elapsed().as_secs_f64()))?)?;
+    os.set(
+        "exit",
+        lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+            Err(mlua::Error::runtime("os.exit is not available in a script"))
+        })?,
+    )?;
+    os.set(
+        "tmpname",
+        lua.create_function(|_, ()| -> mlua::Result<()> {
+            Err(mlua::Error::runtime("os.tmpname is not available in a script"))
+        })?,
+    )?;
+    let arg = lua.create_table()?;
+    arg.raw_set(0, cfg.chunk_name.as_str())?;
+    for (i, a) in cfg.args.iter().enumerate() {
+        arg.raw_set(i + 1, a.as_str())?;
+    }
+    globals.set("arg", arg)?;
+    Ok(())
+}
+
+fn install_rumble(lua: &Lua) -> mlua::Result<()> {
+    let rumble = lua.create_table()?;
+    rumble.set(
+        "readConfig",
+        lua.create_function(|_, key: String| server::read_config(&key).map_err(host_error))?,
+    )?;
+    rumble.set(
+        "getLog",
+        lua.create_function(|_, ()| log::recent().map_err(host_error))?,
+    )?;
+    rumble.set("serverInfo", lua.create_function(|lua, ()| server_info(lua))?)?;
+    rumble.set(
+        "dprint",
+        lua.create_function(|lua, v: Value| {
+            log::write(Level::Error, &format!("Lua error: {}", display(lua, v)));
+            Ok(())
+        })?,
+    )?;
+    rumble.set("createService", lua.create_function(create_service)?)?;
+    lua.globals().set("Rumble", rumble)
+}
+
+fn server_info(lua: &Lua) -> mlua::Result<Table> {
+    let info = server::info();
+    let t = lua.create_table()?;
+    t.set("version", info.version)?;
+    t.set("path", info.path)?;
+    t.set("uptime", info.uptime as i64)?;
+    t.set("os", info.os)?;
+    t.set("arch", info.arch)?;
+    Ok(t)
+}
+
+/// `Rumble.createService(func, port, threads)`: true once bound, false if
+/// the port cannot be bound, nil in every instance but the first.
+fn create_service(lua: &Lua, (func, port, threads): (Function, Value, Value)) -> mlua::Result<Option<bool>> {
+    let port = whole_number(&port, "port", 1, 65535)?;
+    let threads = whole_number(&threads, "threads", 1, 1024)?;
+    let key = lua.create_registry_value(func)?;
+    let (id, first) = with_state(|s| {
+        s.handlers.push(key);
+        Ok(((s.handlers.len() - 1) as u32, s.first))
+    })
+    .map_err(mlua::Error::runtime)?;
+    if !first {
+        return Ok(None);
+    }
+    server::create_service(id, port as u16, threads as u32)
+        .map(Some)
+        .map_err(host_error)
+}
+
+fn whole_number(v: &Value, what: &str, min: i64, max: i64) -> mlua::Result<i64> {
+    let n = match v {
+        Value::Integer(i) => Some(*i),
+        Value::Number(f) if f.fract() == 0.0 => Some(*f as i64),
+        _ => None,
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(mlua::Error::runtime(format!(
+            "bad argument '{what}' to createService: expected a number from {min} to {max}"
+        ))),
+    }
+}

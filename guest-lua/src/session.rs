@@ -1,0 +1,113 @@
+//! The session object handed to `Rumble.createService` handlers:
+//! `session:send/receive/receivebytes/lock/unlock` plus the read-only fields
+//! `address`, `protocol` and `port`. The connection itself stays in the host;
+//! the guest holds a handle that is only valid while the handler runs.
+
+use mlua::{Function, Lua, Table, Value, Variadic};
+use std::cell::RefCell;
+
+use crate::rumble::plugin::session::{Connection, IoError, Peer};
+use crate::{error_text, with_state};
+
+thread_local! {
+    static CONNECTION: RefCell<Option<Connection>> = const { RefCell::new(None) };
+}
+
+pub(crate) const METHODS: &str = "rumble.session.methods";
+
+fn io_error_text(e: IoError) -> &'static str {
+    match e {
+        IoError::Closed => "closed",
+        IoError::Timeout => "timeout",
+        IoError::TooLong => "line too long",
+    }
+}
+
+fn with_connection<R>(f: impl FnOnce(&Connection) -> R) -> mlua::Result<R> {
+    CONNECTION.with(|c| match c.borrow().as_ref() {
+        Some(conn) => Ok(f(conn)),
+        None => Err(mlua::Error::runtime("session is closed (used after its handler returned)")),
+    })
+}
+
+pub fn install(lua: &Lua) -> mlua::Result<()> {
+    let methods = lua.create_table()?;
+    // session:send(s1, s2, ...) sends each argument; Rumble's binary form
+    // session:send(n, data) ignores the leading length.
+    methods.set(
+        "send",
+        lua.create_function(|_, (_this, args): (Value, Variadic<Value>)| {
+            let skip_len = args.len() >= 2 && matches!(args[0], Value::Integer(_) | Value::Number(_));
+            let mut data = Vec::new();
+            for (i, v) in args.iter().enumerate() {
+                if i == 0 && skip_len {
+                    continue;
+                }
+                match v {
+                    Value::String(s) => data.extend_from_slice(&s.as_bytes()),
+                    Value::Integer(n) => data.extend_from_slice(n.to_string().as_bytes()),
+                    Value::Number(n) => data.extend_from_slice(n.to_string().as_bytes()),
+                    other => {
+                        return Err(mlua::Error::runtime(format!(
+                            "session:send: cannot send a {}",
+                            other.type_name()
+                        )));
+                    }
+                }
+            }
+            Ok(with_connection(|c| c.send(&data))?.is_ok())
+        })?,
+    )?;
+    // session:receive() -> line, length; on timeout or disconnect "", 0 and
+    // the reason, so Rumble-era loops that stop on "" still stop.
+    methods.set(
+        "receive",
+        lua.create_function(|lua, _this: Value| {
+            Ok(match with_connection(|c| c.receive_line())? {
+                Ok(line) => (lua.create_string(&line)?, line.len() as i64, None),
+                Err(e) => (lua.create_string("")?, 0, Some(io_error_text(e))),
+            })
+        })?,
+    )?;
+    // session:receivebytes(n) -> data, length received; "", -1, reason on failure.
+    methods.set(
+        "receivebytes",
+        lua.create_function(|lua, (_this, n): (Value, i64)| {
+            let max = n.clamp(0, u32::MAX as i64) as u32;
+            Ok(match with_connection(|c| c.receive_bytes(max))? {
+                Ok(data) => (lua.create_string(&data)?, data.len() as i64, None),
+                Err(e) => (lua.create_string("")?, -1, Some(io_error_text(e))),
+            })
+        })?,
+    )?;
+    methods.set("lock", lua.create_function(|_, _this: Value| with_connection(|c| c.lock()))?)?;
+    methods.set("unlock", lua.create_function(|_, _this: Value| with_connection(|c| c.unlock()))?)?;
+    let meta = lua.create_table()?;
+    meta.set("__index", methods)?;
+    lua.set_named_registry_value(METHODS, meta)
+}
+
+/// Call handler `id` with a fresh session table for `conn`.
+pub fn serve(id: u32, conn: Connection, peer: Peer) -> Result<(), String> {
+    let (lua, func) = with_state(|s| {
+        let key = s.handlers.get(id as usize).ok_or_else(|| format!("no service handler {id}"))?;
+        let func: Function = s.lua.registry_value(key).map_err(|e| error_text(&e))?;
+        Ok((s.lua.clone(), func))
+    })?;
+    let session = session_table(&lua, &peer).map_err(|e| error_text(&e))?;
+    CONNECTION.with(|c| *c.borrow_mut() = Some(conn));
+    let result = func.call::<()>(session).map_err(|e| error_text(&e));
+    CONNECTION.with(|c| c.borrow_mut().take());
+    result
+}
+
+fn session_table(lua: &Lua, peer: &Peer) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("address", peer.address.as_str())?;
+    t.set("protocol", peer.protocol.as_str())?;
+    t.set("port", peer.port)?;
+    t.set("localport", peer.local_port)?;
+    let meta: Table = lua.named_registry_value(METHODS)?;
+    t.set_metatable(Some(meta))?;
+    Ok(t)
+}

@@ -1,0 +1,93 @@
+//! Command line: `rumble serve`, `rumble check-config`, `rumble script run`.
+
+mod check;
+mod script_run;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "rumble", version, about = "Rumble mail server: every Lua script in its own WebAssembly sandbox")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Config file for the default `serve` command.
+    #[arg(long, global = false)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve {
+        /// rumble.conf to use (default: ./rumble.conf, ./config/rumble.conf, /etc/rumble/rumble.conf).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Parse and validate a config; print warnings, scripts and their grants.
+    CheckConfig {
+        file: PathBuf,
+    },
+    /// Plugin authors' tools.
+    #[command(subcommand)]
+    Script(ScriptCommand),
+}
+
+#[derive(Subcommand)]
+enum ScriptCommand {
+    /// Run a script in the same sandbox the server uses; print what it prints.
+    Run(ScriptRunArgs),
+}
+
+#[derive(Args)]
+pub struct ScriptRunArgs {
+    /// The Lua script.
+    file: PathBuf,
+    /// Arguments for the script's `arg` table.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+    /// Grant a capability, in rumble.conf's syntax: --grant "files.read /srv/data".
+    #[arg(long = "grant", value_name = "CAP")]
+    grants: Vec<String>,
+    /// Take limits, `Rumble.readConfig` values and the base folder from this config.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// CPU budget for each call into the script, e.g. 500ms, 2s.
+    #[arg(long, value_name = "DURATION")]
+    cpu_limit: Option<String>,
+    /// Memory limit of the script's instance, e.g. 32M.
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => serve::run(cli.config).await,
+        Some(Command::Serve { config }) => serve::run(config.or(cli.config)).await,
+        Some(Command::CheckConfig { file }) => check::run(&file),
+        Some(Command::Script(ScriptCommand::Run(args))) => script_run::run(args).await,
+    }
+}
+
+/// The folder the `rumble` executable lives in (Rumble's `execpath`).
+fn exec_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where compiled guests are cached when no config says: $RUMBLE_CACHE_DIR,
+/// else $XDG_CACHE_HOME/rumble, else ~/.cache/rumble.
+fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("RUMBLE_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("rumble"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/rumble"))
+}

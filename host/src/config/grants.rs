@@ -1,0 +1,575 @@
+//! The capability vocabulary for `Grant <script> <capability> [args...]`.
+//!
+//! Scripts are denied everything by default; each capability opens one family of
+//! host calls. The plugin runtime asks a [`GrantSet`] before every such call, and the
+//! admin UI / CLI print grants back with `Display` so operators can audit them.
+//!
+//! Implications (documented because the checks rely on them): `files.write` also
+//! allows reading the same paths (they appear in `write_paths()` only, not in
+//! `read_paths()`), and `mailman.write` also allows reading the same domains.
+//! Paths are only joined to the config folder here, not canonicalised: confinement
+//! (symlinks, `..`) is the file API's job at call time.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// Config keys that `config.read` without arguments does not reveal.
+pub const SECRET_KEYS: [&str; 2] = ["mysqlpass", "tlskey"];
+
+/// One thing a script is allowed to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capability {
+    /// `log.read`: `Rumble.getLog`.
+    LogRead,
+    /// `config.read [key ...]`: `Rumble.readConfig`; empty = every key except
+    /// [`SECRET_KEYS`]. Keys are lower-cased. Naming a secret key explicitly allows it.
+    ConfigRead { keys: Vec<String> },
+    /// `files.read PATH...`: read-only access under these paths (resolved).
+    FilesRead { paths: Vec<PathBuf> },
+    /// `files.write PATH...`: read-write access under these paths (resolved).
+    FilesWrite { paths: Vec<PathBuf> },
+    /// `listen PORT...`: `Rumble.createService` on these ports.
+    Listen { ports: Vec<u16> },
+    /// `mailman.read [domain ...]`: read domains/accounts/mail; empty = all domains.
+    MailmanRead { domains: Vec<String> },
+    /// `mailman.write [domain ...]`: change domains/accounts/mail (implies read).
+    MailmanWrite { domains: Vec<String> },
+    /// `services.control`: start, stop, suspend and resume services.
+    ServicesControl,
+    /// `hook SERVICE...`: `Rumble.setHook` on these services (e.g. smtp pop3 imap4).
+    Hook { services: Vec<String> },
+    /// `dns`: DNS lookups.
+    Dns,
+    /// `sendmail [domain ...]`: `Mailman.sendMail`; empty = any domain. Which address's
+    /// domain is checked is the caller's choice (the sender's, for tenant isolation).
+    SendMail { domains: Vec<String> },
+}
+
+/// Why a capability could not be parsed. The config loader turns `Unknown` into a
+/// warning (default deny stays in force) and `Invalid` into an error.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CapabilityError {
+    /// No words at all.
+    #[error("missing capability name")]
+    Missing,
+    /// The name is not in the vocabulary.
+    #[error("unknown capability \"{0}\"")]
+    Unknown(String),
+    /// The name is known but its arguments are wrong.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Every capability name, for messages.
+const NAMES: &str = "log.read, config.read, files.read, files.write, listen, mailman.read, \
+                     mailman.write, services.control, hook, dns, sendmail";
+
+/// Parses `name [args...]` (as split on whitespace); for the CLI's `--grant` option.
+/// Relative paths are resolved against `base_dir`.
+///
+/// # Errors
+/// A readable message for a missing or unknown name or bad arguments.
+pub fn parse_capability(words: &[&str], base_dir: &Path) -> Result<Capability, String> {
+    try_parse_capability(words, base_dir).map_err(|e| match e {
+        CapabilityError::Unknown(name) => format!("unknown capability \"{name}\" (known: {NAMES})"),
+        other => other.to_string(),
+    })
+}
+
+/// Like [`parse_capability`] but keeps the error kind, so the config loader can tell
+/// an unknown name (warning) from bad arguments (error).
+///
+/// # Errors
+/// [`CapabilityError`] saying which of the three went wrong.
+pub fn try_parse_capability(
+    words: &[&str],
+    base_dir: &Path,
+) -> Result<Capability, CapabilityError> {
+    let (name, args) = words.split_first().ok_or(CapabilityError::Missing)?;
+    let lname = name.to_ascii_lowercase();
+    let cap = match lname.as_str() {
+        "log.read" => no_args(&lname, args, Capability::LogRead)?,
+        "config.read" => Capability::ConfigRead { keys: lower(args) },
+        "files.read" => Capability::FilesRead {
+            paths: paths(&lname, args, base_dir)?,
+        },
+        "files.write" => Capability::FilesWrite {
+            paths: paths(&lname, args, base_dir)?,
+        },
+        "listen" => Capability::Listen {
+            ports: ports(args)?,
+        },
+        "mailman.read" => Capability::MailmanRead {
+            domains: lower(args),
+        },
+        "mailman.write" => Capability::MailmanWrite {
+            domains: lower(args),
+        },
+        "services.control" => no_args(&lname, args, Capability::ServicesControl)?,
+        "hook" => Capability::Hook {
+            services: at_least_one(&lname, "service name", lower(args))?,
+        },
+        "dns" => no_args(&lname, args, Capability::Dns)?,
+        "sendmail" => Capability::SendMail {
+            domains: lower(args),
+        },
+        _ => return Err(CapabilityError::Unknown((*name).to_string())),
+    };
+    Ok(cap)
+}
+
+fn no_args(name: &str, args: &[&str], cap: Capability) -> Result<Capability, CapabilityError> {
+    if !args.is_empty() {
+        let got = args.join(" ");
+        return Err(CapabilityError::Invalid(format!(
+            "{name} takes no arguments, got \"{got}\""
+        )));
+    }
+    Ok(cap)
+}
+
+fn lower(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_ascii_lowercase()).collect()
+}
+
+fn at_least_one<T>(name: &str, what: &str, items: Vec<T>) -> Result<Vec<T>, CapabilityError> {
+    if items.is_empty() {
+        return Err(CapabilityError::Invalid(format!(
+            "{name} needs at least one {what}"
+        )));
+    }
+    Ok(items)
+}
+
+fn paths(name: &str, args: &[&str], base: &Path) -> Result<Vec<PathBuf>, CapabilityError> {
+    let resolved = args
+        .iter()
+        .map(|a| super::parse::resolve_in(base, a))
+        .collect();
+    at_least_one(name, "path", resolved)
+}
+
+fn ports(args: &[&str]) -> Result<Vec<u16>, CapabilityError> {
+    let ports = args
+        .iter()
+        .map(|a| match a.parse::<u16>() {
+            Ok(p) if p > 0 => Ok(p),
+            _ => Err(CapabilityError::Invalid(format!(
+                "listen: \"{a}\" is not a port number 1-65535"
+            ))),
+        })
+        .collect::<Result<Vec<u16>, _>>()?;
+    at_least_one("listen", "port", ports)
+}
+
+impl Capability {
+    /// The config-syntax name, e.g. `files.read`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Capability::LogRead => "log.read",
+            Capability::ConfigRead { .. } => "config.read",
+            Capability::FilesRead { .. } => "files.read",
+            Capability::FilesWrite { .. } => "files.write",
+            Capability::Listen { .. } => "listen",
+            Capability::MailmanRead { .. } => "mailman.read",
+            Capability::MailmanWrite { .. } => "mailman.write",
+            Capability::ServicesControl => "services.control",
+            Capability::Hook { .. } => "hook",
+            Capability::Dns => "dns",
+            Capability::SendMail { .. } => "sendmail",
+        }
+    }
+
+    /// The arguments as config words.
+    fn args(&self) -> Vec<String> {
+        match self {
+            Capability::ConfigRead { keys } => keys.clone(),
+            Capability::FilesRead { paths } | Capability::FilesWrite { paths } => {
+                paths.iter().map(|p| p.display().to_string()).collect()
+            }
+            Capability::Listen { ports } => ports.iter().map(u16::to_string).collect(),
+            Capability::MailmanRead { domains }
+            | Capability::MailmanWrite { domains }
+            | Capability::SendMail { domains } => domains.clone(),
+            Capability::Hook { services } => services.clone(),
+            Capability::LogRead | Capability::ServicesControl | Capability::Dns => Vec::new(),
+        }
+    }
+}
+
+/// Writes the capability back in config syntax, e.g. `listen 2580 2581`.
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())?;
+        for arg in self.args() {
+            write!(f, " {arg}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything one script may do. Empty (the default) denies everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantSet {
+    /// Granted capabilities in config order; duplicates are harmless.
+    pub caps: Vec<Capability>,
+}
+
+/// Whether `domain` is covered by a domain list where empty means all.
+fn domain_allowed(domains: &[String], domain: &str) -> bool {
+    domains.is_empty() || domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+}
+
+impl GrantSet {
+    /// `Rumble.getLog`.
+    pub fn allows_log_read(&self) -> bool {
+        self.caps.contains(&Capability::LogRead)
+    }
+
+    /// `Rumble.readConfig(key)`.
+    pub fn allows_config_read(&self, key: &str) -> bool {
+        self.caps.iter().any(|c| match c {
+            Capability::ConfigRead { keys } if keys.is_empty() => !is_secret(key),
+            Capability::ConfigRead { keys } => keys.iter().any(|k| k.eq_ignore_ascii_case(key)),
+            _ => false,
+        })
+    }
+
+    /// `Rumble.createService` on `port`.
+    pub fn allows_listen(&self, port: u16) -> bool {
+        self.caps
+            .iter()
+            .any(|c| matches!(c, Capability::Listen { ports } if ports.contains(&port)))
+    }
+
+    /// Paths granted read-only (`files.read`). Paths from `files.write` are readable
+    /// too but are listed only by [`GrantSet::write_paths`], so a caller that mounts
+    /// both lists never mounts one folder twice with different permissions.
+    pub fn read_paths(&self) -> Vec<&Path> {
+        self.caps
+            .iter()
+            .flat_map(|c| match c {
+                Capability::FilesRead { paths } => paths.as_slice(),
+                _ => &[],
+            })
+            .map(PathBuf::as_path)
+            .collect()
+    }
+
+    /// Paths granted read-write (`files.write`).
+    pub fn write_paths(&self) -> Vec<&Path> {
+        self.caps
+            .iter()
+            .flat_map(|c| match c {
+                Capability::FilesWrite { paths } => paths.as_slice(),
+                _ => &[],
+            })
+            .map(PathBuf::as_path)
+            .collect()
+    }
+
+    /// Reading mail data of `domain` (write grants include read).
+    pub fn allows_mailman_read(&self, domain: &str) -> bool {
+        self.caps.iter().any(|c| match c {
+            Capability::MailmanRead { domains } | Capability::MailmanWrite { domains } => {
+                domain_allowed(domains, domain)
+            }
+            _ => false,
+        })
+    }
+
+    /// Changing mail data of `domain`.
+    pub fn allows_mailman_write(&self, domain: &str) -> bool {
+        self.caps.iter().any(|c| matches!(c, Capability::MailmanWrite { domains } if domain_allowed(domains, domain)))
+    }
+
+    /// `Rumble.setHook` on `service` (case-insensitive).
+    pub fn allows_hook(&self, service: &str) -> bool {
+        self.caps.iter().any(|c| match c {
+            Capability::Hook { services } => {
+                services.iter().any(|s| s.eq_ignore_ascii_case(service))
+            }
+            _ => false,
+        })
+    }
+
+    /// DNS lookups.
+    pub fn allows_dns(&self) -> bool {
+        self.caps.contains(&Capability::Dns)
+    }
+
+    /// Service start/stop/suspend/resume.
+    pub fn allows_services_control(&self) -> bool {
+        self.caps.contains(&Capability::ServicesControl)
+    }
+
+    /// `Mailman.sendMail` for `domain` (see [`Capability::SendMail`]).
+    pub fn allows_sendmail(&self, domain: &str) -> bool {
+        self.caps.iter().any(
+            |c| matches!(c, Capability::SendMail { domains } if domain_allowed(domains, domain)),
+        )
+    }
+}
+
+/// Whether `key` is withheld from `config.read` without arguments.
+pub fn is_secret(key: &str) -> bool {
+    SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cap(line: &str) -> Result<Capability, String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        parse_capability(&words, Path::new("/etc/rumble"))
+    }
+
+    fn set(lines: &[&str]) -> GrantSet {
+        let caps = lines.iter().map(|l| cap(l)).collect::<Result<Vec<_>, _>>();
+        match caps {
+            Ok(caps) => GrantSet { caps },
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn parses_every_capability() {
+        let p = |s: &str| PathBuf::from(s);
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let cases: Vec<(&str, Capability)> = vec![
+            ("log.read", Capability::LogRead),
+            ("config.read", Capability::ConfigRead { keys: vec![] }),
+            (
+                "config.read ServerName SMTPPort",
+                Capability::ConfigRead {
+                    keys: s(&["servername", "smtpport"]),
+                },
+            ),
+            (
+                "files.read data /tmp/x",
+                Capability::FilesRead {
+                    paths: vec![p("/etc/rumble/data"), p("/tmp/x")],
+                },
+            ),
+            (
+                "files.write out",
+                Capability::FilesWrite {
+                    paths: vec![p("/etc/rumble/out")],
+                },
+            ),
+            (
+                "listen 2580 8080",
+                Capability::Listen {
+                    ports: vec![2580, 8080],
+                },
+            ),
+            ("mailman.read", Capability::MailmanRead { domains: vec![] }),
+            (
+                "mailman.read Example.COM b.org",
+                Capability::MailmanRead {
+                    domains: s(&["example.com", "b.org"]),
+                },
+            ),
+            (
+                "mailman.write a.org",
+                Capability::MailmanWrite {
+                    domains: s(&["a.org"]),
+                },
+            ),
+            (
+                "mailman.write",
+                Capability::MailmanWrite { domains: vec![] },
+            ),
+            ("services.control", Capability::ServicesControl),
+            (
+                "hook SMTP pop3 imap4",
+                Capability::Hook {
+                    services: s(&["smtp", "pop3", "imap4"]),
+                },
+            ),
+            ("dns", Capability::Dns),
+            ("sendmail", Capability::SendMail { domains: vec![] }),
+            (
+                "sendmail A.org",
+                Capability::SendMail {
+                    domains: s(&["a.org"]),
+                },
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(cap(line), Ok(want), "{line}");
+        }
+    }
+
+    #[test]
+    fn capability_names_are_case_insensitive() {
+        assert_eq!(cap("LOG.Read"), Ok(Capability::LogRead));
+        assert_eq!(cap("DNS"), Ok(Capability::Dns));
+        assert_eq!(cap("Listen 25"), Ok(Capability::Listen { ports: vec![25] }));
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        assert_eq!(
+            cap("listen abc"),
+            Err("listen: \"abc\" is not a port number 1-65535".into())
+        );
+        assert_eq!(
+            cap("listen 0"),
+            Err("listen: \"0\" is not a port number 1-65535".into())
+        );
+        assert_eq!(
+            cap("listen 70000"),
+            Err("listen: \"70000\" is not a port number 1-65535".into())
+        );
+        assert_eq!(cap("listen"), Err("listen needs at least one port".into()));
+        assert_eq!(
+            cap("files.read"),
+            Err("files.read needs at least one path".into())
+        );
+        assert_eq!(
+            cap("files.write"),
+            Err("files.write needs at least one path".into())
+        );
+        assert_eq!(
+            cap("hook"),
+            Err("hook needs at least one service name".into())
+        );
+        assert_eq!(
+            cap("log.read everything"),
+            Err("log.read takes no arguments, got \"everything\"".into())
+        );
+        assert_eq!(
+            cap("dns 8.8.8.8"),
+            Err("dns takes no arguments, got \"8.8.8.8\"".into())
+        );
+        assert_eq!(
+            cap("services.control smtp pop3"),
+            Err("services.control takes no arguments, got \"smtp pop3\"".into())
+        );
+        assert_eq!(cap(""), Err("missing capability name".into()));
+    }
+
+    #[test]
+    fn unknown_capability_is_distinguished() {
+        let words = ["root", "x"];
+        assert_eq!(
+            try_parse_capability(&words, Path::new("/")),
+            Err(CapabilityError::Unknown("root".into()))
+        );
+        assert_eq!(
+            cap("root"),
+            Err(format!("unknown capability \"root\" (known: {NAMES})"))
+        );
+        assert_eq!(
+            try_parse_capability(&["listen", "x"], Path::new("/")),
+            Err(CapabilityError::Invalid(
+                "listen: \"x\" is not a port number 1-65535".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for line in [
+            "log.read",
+            "config.read",
+            "config.read servername",
+            "files.read /a /b",
+            "files.write /c",
+            "listen 2580 2581",
+            "mailman.read",
+            "mailman.write example.com",
+            "services.control",
+            "hook smtp imap4",
+            "dns",
+            "sendmail a.org b.org",
+        ] {
+            let parsed = match cap(line) {
+                Ok(c) => c,
+                Err(e) => panic!("{e}"),
+            };
+            assert_eq!(parsed.to_string(), line);
+            assert_eq!(cap(&parsed.to_string()), Ok(parsed));
+        }
+    }
+
+    #[test]
+    fn empty_set_denies_everything() {
+        let g = GrantSet::default();
+        assert!(!g.allows_log_read());
+        assert!(!g.allows_config_read("servername"));
+        assert!(!g.allows_listen(2580));
+        assert!(g.read_paths().is_empty());
+        assert!(g.write_paths().is_empty());
+        assert!(!g.allows_mailman_read("a.org"));
+        assert!(!g.allows_mailman_write("a.org"));
+        assert!(!g.allows_hook("smtp"));
+        assert!(!g.allows_dns());
+        assert!(!g.allows_services_control());
+        assert!(!g.allows_sendmail("a.org"));
+    }
+
+    #[test]
+    fn config_read_hides_secrets_unless_named() {
+        let all = set(&["config.read"]);
+        assert!(all.allows_config_read("servername"));
+        assert!(all.allows_config_read("SMTPPort"));
+        assert!(!all.allows_config_read("mysqlpass"));
+        assert!(!all.allows_config_read("MySQLPass"));
+        assert!(!all.allows_config_read("tlskey"));
+        let some = set(&["config.read ServerName mysqlpass"]);
+        assert!(some.allows_config_read("servername"));
+        assert!(some.allows_config_read("MYSQLPASS"));
+        assert!(!some.allows_config_read("smtpport"));
+    }
+
+    #[test]
+    fn helpers_follow_grants() {
+        let g = set(&[
+            "log.read",
+            "listen 2580",
+            "hook smtp",
+            "dns",
+            "services.control",
+        ]);
+        assert!(g.allows_log_read());
+        assert!(g.allows_listen(2580));
+        assert!(!g.allows_listen(2581));
+        assert!(g.allows_hook("SMTP"));
+        assert!(!g.allows_hook("pop3"));
+        assert!(g.allows_dns());
+        assert!(g.allows_services_control());
+    }
+
+    #[test]
+    fn file_grants_split_read_only_and_read_write() {
+        let g = set(&["files.read /r", "files.write /w", "files.read /r2"]);
+        assert_eq!(g.read_paths(), vec![Path::new("/r"), Path::new("/r2")]);
+        assert_eq!(g.write_paths(), vec![Path::new("/w")]);
+    }
+
+    #[test]
+    fn mailman_domains_limit_access_and_write_implies_read() {
+        let g = set(&["mailman.read a.org", "mailman.write b.org"]);
+        assert!(g.allows_mailman_read("A.ORG"));
+        assert!(g.allows_mailman_read("b.org"));
+        assert!(!g.allows_mailman_read("c.org"));
+        assert!(!g.allows_mailman_write("a.org"));
+        assert!(g.allows_mailman_write("B.org"));
+        let all = set(&["mailman.write"]);
+        assert!(all.allows_mailman_read("any.org"));
+        assert!(all.allows_mailman_write("any.org"));
+    }
+
+    #[test]
+    fn sendmail_domains() {
+        let g = set(&["sendmail a.org"]);
+        assert!(g.allows_sendmail("A.org"));
+        assert!(!g.allows_sendmail("b.org"));
+        assert!(set(&["sendmail"]).allows_sendmail("b.org"));
+    }
+}

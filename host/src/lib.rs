@@ -1,0 +1,20 @@
+//! Rumble in Rust: a mail server whose Lua scripts each run in their own
+//! WebAssembly sandbox. The binary (`main.rs`) is a thin CLI over these
+//! modules; see ARCHITECTURE.md for the map.
+
+pub mod cli;
+pub mod config;
+pub mod log;
+pub mod plugins;
+pub mod services;
+
+/// The version in Rumble's `x.yy.zzzz` form, as `Rumble.serverInfo().version`.
+pub fn rumble_version() -> String {
+    let v = |s: &str| s.parse::<u32>().unwrap_or(0);
+    format!(
+        "{}.{:02}.{:04}",
+        v(env!("CARGO_PKG_VERSION_MAJOR")),
+        v(env!("CARGO_PKG_VERSION_MINOR")),
+        v(env!("CARGO_PKG_VERSION_PATCH"))
+    )
+}

@@ -1,0 +1,15 @@
+//! Host-side bindings generated from `wit/plugin.wit`.
+
+wasmtime::component::bindgen!({
+    world: "plugin",
+    path: "../wit",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    with: {
+        "rumble:plugin/session.connection": super::session::ConnectionState,
+    },
+});
+
+pub use rumble::plugin::log::Level;
+pub use rumble::plugin::session::IoError;
+pub use rumble::plugin::types::{Error as HostError, ServerInfo};

@@ -1,0 +1,177 @@
+//! `HostState`: what one script instance's `Store` carries, and the WIT
+//! imports. Each import that needs a grant checks it first thing and answers
+//! `denied` naming the capability; every denial is logged with the script.
+
+use std::sync::{Arc, Weak};
+
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::{ResourceLimiter, Result};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::rumble::plugin::{log, server, session, types};
+use super::bindings::{HostError, IoError, Level, ServerInfo};
+use super::script::{Script, ScriptInfo};
+use super::session::ConnectionState;
+
+pub struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    pub budget: Budget,
+    pub info: Arc<ScriptInfo>,
+    /// For `create-service`, which hands the script itself to the listener.
+    pub script: Weak<Script>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// CPU budget of the current call, counted in epoch ticks during which the
+/// guest was running (time spent waiting in host calls is not counted).
+#[derive(Default)]
+pub struct Budget {
+    pub used_ticks: u64,
+    pub max_ticks: u64,
+    pub exhausted: bool,
+}
+
+impl Budget {
+    pub fn reset(&mut self, max_ticks: u64) {
+        *self = Budget { used_ticks: 0, max_ticks, exhausted: false };
+    }
+}
+
+/// The hard memory limit of an instance. Remembers that it refused a grow, so
+/// the trap that follows can be reported as "out of memory".
+pub struct MemoryLimiter {
+    pub max_bytes: usize,
+    pub refused: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        let ok = desired <= self.max_bytes;
+        self.refused |= !ok;
+        Ok(ok)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+impl HostState {
+    fn name(&self) -> &str {
+        &self.info.spec.name
+    }
+
+    /// Log and build the `denied` error for `capability`.
+    fn deny(&self, capability: String) -> HostError {
+        tracing::warn!(target: "lua", "script \"{}\": permission denied: {capability}", self.name());
+        HostError::Denied(capability)
+    }
+
+    fn log_line(&self, level: Level, text: &str) {
+        let name = self.name();
+        match level {
+            Level::Error => tracing::error!(target: "lua", "{name}: {text}"),
+            Level::Warn => tracing::warn!(target: "lua", "{name}: {text}"),
+            Level::Info => tracing::info!(target: "lua", "{name}: {text}"),
+            Level::Debug => tracing::debug!(target: "lua", "{name}: {text}"),
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    async fn print(&mut self, text: String) -> Result<()> {
+        if self.info.env.print_to_stdout {
+            println!("{text}");
+        } else {
+            self.log_line(Level::Info, &text);
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, level: Level, text: String) -> Result<()> {
+        self.log_line(level, &text);
+        Ok(())
+    }
+
+    async fn recent(&mut self) -> Result<Result<Vec<String>, HostError>> {
+        if !self.info.spec.grants.allows_log_read() {
+            return Ok(Err(self.deny("log.read".into())));
+        }
+        Ok(Ok(crate::log::ring().recent()))
+    }
+}
+
+impl server::Host for HostState {
+    async fn read_config(&mut self, key: String) -> Result<Result<Option<String>, HostError>> {
+        let key = key.to_ascii_lowercase();
+        if !self.info.spec.grants.allows_config_read(&key) {
+            return Ok(Err(self.deny(format!("config.read {key}"))));
+        }
+        let env = &self.info.env;
+        let value = env.config.as_ref().and_then(|raw| raw.get(&key)).filter(|v| !v.is_empty());
+        Ok(Ok(value.map(str::to_string)))
+    }
+
+    async fn info(&mut self) -> Result<ServerInfo> {
+        let env = &self.info.env;
+        Ok(ServerInfo {
+            version: crate::rumble_version(),
+            path: env.base_dir.display().to_string(),
+            uptime: env.started.elapsed().as_secs(),
+            os: std::env::consts::OS.replace("linux", "Linux"),
+            arch: usize::BITS,
+        })
+    }
+
+    async fn create_service(&mut self, handler: u32, port: u16, threads: u32) -> Result<Result<bool, HostError>> {
+        if !self.info.spec.grants.allows_listen(port) {
+            return Ok(Err(self.deny(format!("listen {port}"))));
+        }
+        let Some(script) = self.script.upgrade() else {
+            return Ok(Err(HostError::Failed("script is shutting down".into())));
+        };
+        let env = self.info.env.clone();
+        let started = env.services.start_script_service(script, handler, port, threads).await;
+        Ok(Ok(started))
+    }
+}
+
+impl session::Host for HostState {}
+
+impl session::HostConnection for HostState {
+    async fn send(&mut self, conn: Resource<ConnectionState>, data: Vec<u8>) -> Result<Result<(), IoError>> {
+        Ok(self.table.get_mut(&conn)?.send(&data).await)
+    }
+
+    async fn receive_line(&mut self, conn: Resource<ConnectionState>) -> Result<Result<Vec<u8>, IoError>> {
+        Ok(self.table.get_mut(&conn)?.receive_line().await)
+    }
+
+    async fn receive_bytes(&mut self, conn: Resource<ConnectionState>, max: u32) -> Result<Result<Vec<u8>, IoError>> {
+        Ok(self.table.get_mut(&conn)?.receive_bytes(max).await)
+    }
+
+    async fn lock(&mut self, conn: Resource<ConnectionState>) -> Result<()> {
+        self.table.get_mut(&conn)?.lock().await;
+        Ok(())
+    }
+
+    async fn unlock(&mut self, conn: Resource<ConnectionState>) -> Result<()> {
+        self.table.get_mut(&conn)?.unlock();
+        Ok(())
+    }
+
+    async fn drop(&mut self, conn: Resource<ConnectionState>) -> Result<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! The host side of a script service's connection: line and byte reads with
+//! a timeout and a line-length cap, writes, and the service-wide lock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use super::bindings::IoError;
+use crate::services::ServiceStats;
+
+/// Longest line `receive` accepts; a longer one is an error, not a buffer
+/// that grows until the instance runs out of memory.
+pub const MAX_LINE: usize = 64 * 1024;
+
+pub struct ConnectionState {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    timeout: Duration,
+    service_lock: Arc<Mutex<()>>,
+    held: Option<OwnedMutexGuard<()>>,
+    stats: Arc<ServiceStats>,
+}
+
+impl ConnectionState {
+    pub fn new(stream: TcpStream, timeout: Duration, service_lock: Arc<Mutex<()>>, stats: Arc<ServiceStats>) -> Self {
+        let (read, writer) = stream.into_split();
+        ConnectionState { reader: BufReader::new(read), writer, timeout, service_lock, held: None, stats }
+    }
+
+    pub async fn send(&mut self, data: &[u8]) -> Result<(), IoError> {
+        match tokio::time::timeout(self.timeout, self.writer.write_all(data)).await {
+            Ok(Ok(())) => {
+                self.stats.add_sent(data.len());
+                Ok(())
+            }
+            Ok(Err(_)) => Err(IoError::Closed),
+            Err(_) => Err(IoError::Timeout),
+        }
+    }
+
+    /// One line without CR/LF. EOF before any byte is `closed`; EOF after
+    /// some bytes returns them as the last line.
+    pub async fn receive_line(&mut self) -> Result<Vec<u8>, IoError> {
+        let timeout = self.timeout;
+        let mut line = Vec::new();
+        let read = async {
+            loop {
+                let buf = self.reader.fill_buf().await.map_err(|_| IoError::Closed)?;
+                if buf.is_empty() {
+                    return if line.is_empty() { Err(IoError::Closed) } else { Ok(()) };
+                }
+                let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+                    Some(i) => (&buf[..=i], true),
+                    None => (buf, false),
+                };
+                if line.len() + chunk.len() > MAX_LINE + 2 {
+                    return Err(IoError::TooLong);
+                }
+                line.extend_from_slice(chunk);
+                let used = chunk.len();
+                self.reader.consume(used);
+                if done {
+                    return Ok(());
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, read).await {
+            Ok(Ok(())) => {
+                self.stats.add_received(line.len());
+                while matches!(line.last(), Some(b'\n' | b'\r')) {
+                    line.pop();
+                }
+                Ok(line)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(IoError::Timeout),
+        }
+    }
+
+    /// Whatever is available, up to `max` bytes (at least one, or an error).
+    pub async fn receive_bytes(&mut self, max: u32) -> Result<Vec<u8>, IoError> {
+        let mut buf = vec![0u8; (max as usize).min(1 << 20)];
+        if buf.is_empty() {
+            return Ok(buf);
+        }
+        match tokio::time::timeout(self.timeout, self.reader.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => Err(IoError::Closed),
+            Ok(Ok(n)) => {
+                buf.truncate(n);
+                self.stats.add_received(n);
+                Ok(buf)
+            }
+            Err(_) => Err(IoError::Timeout),
+        }
+    }
+
+    pub async fn lock(&mut self) {
+        if self.held.is_none() {
+            self.held = Some(self.service_lock.clone().lock_owned().await);
+        }
+    }
+
+    pub fn unlock(&mut self) {
+        self.held = None;
+    }
+}

@@ -1,0 +1,191 @@
+//! The service manager: every listening service (today the ones scripts
+//! create with `Rumble.createService`; SMTP, POP3 and IMAP4 join it later)
+//! is registered here under a name, with Rumble's four states, so the
+//! operator and granted scripts can start, stop, suspend and resume it.
+//!
+//! States follow the original: running (1) accepts connections; suspended
+//! (2) keeps the socket open but accepts nothing, so clients wait in the
+//! backlog; stopped (0) closes the socket; a restart binds it again.
+
+mod script_service;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::plugins::Script;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceState {
+    Stopped,
+    Running,
+    Suspended,
+    /// The server is shutting down; the service never runs again.
+    Closed,
+}
+
+impl ServiceState {
+    /// Rumble's `enabled` number: 0 stopped, 1 running, 2 suspended.
+    pub fn enabled(self) -> u8 {
+        match self {
+            ServiceState::Running => 1,
+            ServiceState::Suspended => 2,
+            ServiceState::Stopped | ServiceState::Closed => 0,
+        }
+    }
+}
+
+/// Traffic counters, as `Rumble.serviceInfo` reports them.
+#[derive(Default)]
+pub struct ServiceStats {
+    pub sessions: AtomicU64,
+    pub busy: AtomicU64,
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub rejected: AtomicU64,
+}
+
+impl ServiceStats {
+    pub fn add_sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn add_received(&self, n: usize) {
+        self.received.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+pub struct Service {
+    pub name: String,
+    pub port: u16,
+    /// Most sessions served at once.
+    pub threads: u32,
+    /// The script that created it, if any.
+    pub owner: Option<String>,
+    pub stats: Arc<ServiceStats>,
+    state: watch::Sender<ServiceState>,
+}
+
+impl Service {
+    pub fn state(&self) -> ServiceState {
+        *self.state.borrow()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no service named \"{0}\"")]
+    Unknown(String),
+    #[error("service \"{0}\" is shutting down")]
+    Closed(String),
+}
+
+pub struct ServiceManager {
+    bind_address: IpAddr,
+    services: Mutex<Vec<Arc<Service>>>,
+}
+
+impl ServiceManager {
+    pub fn new(bind_address: IpAddr) -> Arc<ServiceManager> {
+        Arc::new(ServiceManager { bind_address, services: Mutex::new(Vec::new()) })
+    }
+
+    pub fn list(&self) -> Vec<Arc<Service>> {
+        self.services.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn find(&self, name: &str) -> Option<Arc<Service>> {
+        self.list().into_iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Bind `port` and serve it with `script`'s handler; false (and a log
+    /// line) if the port cannot be bound, as `createService` reports it.
+    pub async fn start_script_service(&self, script: Arc<Script>, handler: u32, port: u16, threads: u32) -> bool {
+        let name = format!("{}:{port}", script.name());
+        let listener = match script_service::bind(self.bind_address, port).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(target: "svc", "service {name}: cannot listen on {}:{port}: {e}", self.bind_address);
+                return false;
+            }
+        };
+        let (state, _) = watch::channel(ServiceState::Running);
+        let service = Arc::new(Service {
+            name: name.clone(),
+            port,
+            threads,
+            owner: Some(script.name().to_string()),
+            stats: Arc::new(ServiceStats::default()),
+            state,
+        });
+        self.services.lock().unwrap_or_else(|e| e.into_inner()).push(service.clone());
+        tracing::info!(target: "svc", "service {name} listening on {}:{port} ({threads} sessions at once)", self.bind_address);
+        tokio::spawn(script_service::run(service, listener, self.bind_address, script, handler));
+        true
+    }
+
+    pub fn start(&self, name: &str) -> Result<(), ServiceError> {
+        self.set_state(name, ServiceState::Running)
+    }
+
+    pub fn stop(&self, name: &str) -> Result<(), ServiceError> {
+        self.set_state(name, ServiceState::Stopped)
+    }
+
+    /// Stop accepting but keep the socket; only a running service suspends.
+    pub fn suspend(&self, name: &str) -> Result<(), ServiceError> {
+        self.transition(name, ServiceState::Running, ServiceState::Suspended)
+    }
+
+    /// Only a suspended service resumes (as in Rumble).
+    pub fn resume(&self, name: &str) -> Result<(), ServiceError> {
+        self.transition(name, ServiceState::Suspended, ServiceState::Running)
+    }
+
+    fn set_state(&self, name: &str, to: ServiceState) -> Result<(), ServiceError> {
+        let service = self.find(name).ok_or_else(|| ServiceError::Unknown(name.into()))?;
+        let mut result = Ok(());
+        service.state.send_if_modified(|s| {
+            if *s == ServiceState::Closed {
+                result = Err(ServiceError::Closed(name.into()));
+                return false;
+            }
+            let changed = *s != to;
+            *s = to;
+            changed
+        });
+        result
+    }
+
+    fn transition(&self, name: &str, from: ServiceState, to: ServiceState) -> Result<(), ServiceError> {
+        let service = self.find(name).ok_or_else(|| ServiceError::Unknown(name.into()))?;
+        service.state.send_if_modified(|s| {
+            let applies = *s == from;
+            if applies {
+                *s = to;
+            }
+            applies
+        });
+        Ok(())
+    }
+
+    /// Close every service, then wait up to `grace` for sessions in progress.
+    pub async fn shutdown(&self, grace: Duration) {
+        let services = self.list();
+        for s in &services {
+            s.state.send_replace(ServiceState::Closed);
+        }
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            let busy: u64 = services.iter().map(|s| s.stats.busy.load(Ordering::Relaxed)).sum();
+            if busy == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::warn!(target: "svc", "shutdown: sessions still running after {grace:?}; closing them");
+    }
+}

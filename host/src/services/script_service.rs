@@ -1,0 +1,71 @@
+//! The accept loop of a service created by a script: each connection runs the
+//! script's handler on an instance of its own, at most `threads` at once.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::{Service, ServiceState};
+use crate::plugins::Script;
+
+pub async fn bind(address: IpAddr, port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::new(address, port)).await
+}
+
+pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, script: Arc<Script>, handler: u32) {
+    let sessions = Arc::new(Semaphore::new(service.threads.max(1) as usize));
+    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    let mut state = service.state.subscribe();
+    let mut listener = Some(listener);
+    loop {
+        let current = *state.borrow_and_update();
+        match current {
+            ServiceState::Closed => break,
+            ServiceState::Stopped | ServiceState::Suspended => {
+                if current == ServiceState::Stopped {
+                    listener = None;
+                }
+                if state.changed().await.is_err() {
+                    break;
+                }
+            }
+            ServiceState::Running => {
+                if listener.is_none() {
+                    match bind(address, service.port).await {
+                        Ok(l) => listener = Some(l),
+                        Err(e) => {
+                            tracing::error!(target: "svc", "service {}: cannot listen again: {e}", service.name);
+                            service.state.send_replace(ServiceState::Stopped);
+                            continue;
+                        }
+                    }
+                }
+                let accept = listener.as_ref().expect("bound above").accept();
+                tokio::select! {
+                    accepted = accept => match accepted {
+                        Ok((stream, _)) => {
+                            let permit = sessions.clone().acquire_owned().await.expect("never closed");
+                            let (svc, script, lock) = (service.clone(), script.clone(), lock.clone());
+                            tokio::spawn(async move {
+                                let stats = svc.stats.clone();
+                                stats.sessions.fetch_add(1, Ordering::Relaxed);
+                                stats.busy.fetch_add(1, Ordering::Relaxed);
+                                if let Err(e) = script.serve(handler, stream, lock, stats.clone()).await {
+                                    tracing::warn!(target: "svc", "service {}: session ended with an error: {e}", svc.name);
+                                }
+                                stats.busy.fetch_sub(1, Ordering::Relaxed);
+                                drop(permit);
+                            });
+                        }
+                        Err(e) => tracing::warn!(target: "svc", "service {}: accept failed: {e}", service.name),
+                    },
+                    _ = state.changed() => {}
+                }
+            }
+        }
+    }
+    tracing::info!(target: "svc", "service {} closed", service.name);
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what building and testing Rumble needs, on a fresh Debian 12 machine
+# with rustup. Idempotent: skips what is already there.
+#   - the wasm32-wasip2 Rust target (the Lua guest)
+#   - a C compiler with LLVM >= 20 for Lua's sources: Debian's clang-22 with
+#     wasi-libc headers, or else the pinned ziglang PyPI package
+#   - lua5.4 (the native baseline in bench/) and pytest (the end-to-end tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
+
+need_apt=()
+command -v clang-22 >/dev/null || need_apt+=(clang-22)
+[ -f /usr/include/wasm32-wasi/stdio.h ] || need_apt+=(wasi-libc)
+command -v lua5.4 >/dev/null || need_apt+=(lua5.4)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"; then
+    echo "setup: apt could not install ${need_apt[*]}; falling back to the ziglang PyPI package"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends lua5.4 || true
+  fi
+fi
+if ! command -v clang-22 >/dev/null && ! python3 -c 'import ziglang' 2>/dev/null; then
+  python3 -m pip install -q ziglang==0.17.0
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+
+python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q 'pytest==9.2.0'
+echo "setup: toolchain ready"
