@@ -159,7 +159,7 @@ pub(crate) fn error_text(e: &mlua::Error) -> String {
             format!("{}\n{traceback}", error_text(cause))
         }
         mlua::Error::RuntimeError(msg) | mlua::Error::SyntaxError { message: msg, .. } => msg.clone(),
-        mlua::Error::MemoryError(msg) => format!("not enough memory: {msg}"),
+        mlua::Error::MemoryError(msg) => msg.clone(),
         other => other.to_string(),
     }
 }

@@ -184,17 +184,3 @@ fn stat_table(lua: &Lua, md: &std::fs::Metadata) -> mlua::Result<Table> {
     t.set("mode", mode)?;
     Ok(t)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalize_folds_dots() {
-        assert_eq!(normalize("/srv/r", "a/../b/./c"), "/srv/r/b/c");
-        assert_eq!(normalize("/srv/r", "../../../etc/passwd"), "/etc/passwd");
-        assert_eq!(normalize("/x", "/abs//p/"), "/abs/p");
-        assert!(is_under("/srv/r/b", "/srv/r"));
-        assert!(!is_under("/srv/rx", "/srv/r"));
-    }
-}

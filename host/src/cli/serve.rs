@@ -21,7 +21,13 @@ pub async fn run(config: Option<PathBuf>) -> Result<ExitCode> {
     crate::log::init(loaded.settings.log_lines, "info");
     report_config(&loaded);
     let server = start(&path, loaded).await?;
-    tracing::info!(target: "core", "rumble {} ready", crate::rumble_version());
+    tracing::info!(
+        target: "core",
+        "rumble {} ready: {} script(s) loaded, {} service(s)",
+        crate::rumble_version(),
+        server.scripts.len(),
+        server.services.list().len()
+    );
     wait_for_shutdown_signal().await;
     tracing::info!(target: "core", "shutting down");
     server.services.shutdown(SHUTDOWN_GRACE).await;

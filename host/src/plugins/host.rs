@@ -2,10 +2,12 @@
 //! imports. Each import that needs a grant checks it first thing and answers
 //! `denied` naming the capability; every denial is logged with the script.
 
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Resource, ResourceTable};
-use wasmtime::{ResourceLimiter, Result};
+use wasmtime::{ResourceLimiter, Result, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::rumble::plugin::{log, server, session, types};
@@ -29,18 +31,72 @@ impl WasiView for HostState {
     }
 }
 
-/// CPU budget of the current call, counted in epoch ticks during which the
-/// guest was running (time spent waiting in host calls is not counted).
-#[derive(Default)]
+/// CPU budget of the current call: the time the guest spent running.
+///
+/// Running time is measured in segments: a segment starts when a call
+/// begins, when a waiting host call (session I/O, the service lock) returns,
+/// or when the guest resumes after a scheduler yield; it ends at the next of
+/// those or at an epoch tick. So time spent waiting for a client, or waiting
+/// for the scheduler on a busy machine, is not charged to the script.
 pub struct Budget {
-    pub used_ticks: u64,
-    pub max_ticks: u64,
+    limit: Duration,
+    used: Duration,
+    /// When the current segment started, in ns since `clock_base()`. Shared
+    /// with the yield future, which stamps it when the guest resumes.
+    running_since: Arc<AtomicU64>,
     pub exhausted: bool,
 }
 
+fn clock_base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+fn now_ns() -> u64 {
+    clock_base().elapsed().as_nanos() as u64
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget { limit: Duration::ZERO, used: Duration::ZERO, running_since: Arc::new(AtomicU64::new(now_ns())), exhausted: false }
+    }
+}
+
 impl Budget {
-    pub fn reset(&mut self, max_ticks: u64) {
-        *self = Budget { used_ticks: 0, max_ticks, exhausted: false };
+    pub fn reset(&mut self, limit: Duration) {
+        self.limit = limit;
+        self.used = Duration::ZERO;
+        self.exhausted = false;
+        self.resume();
+    }
+
+    /// The guest stops running (a waiting host call, or a tick).
+    pub fn pause(&mut self) {
+        let since = self.running_since.load(Ordering::Relaxed);
+        self.used += Duration::from_nanos(now_ns().saturating_sub(since));
+    }
+
+    /// The guest runs again.
+    pub fn resume(&self) {
+        self.running_since.store(now_ns(), Ordering::Relaxed);
+    }
+
+    /// Called at each epoch tick while the guest runs: stop it if it used up
+    /// its budget, else let other tasks run and start a new segment after.
+    pub fn on_tick(&mut self) -> Result<UpdateDeadline> {
+        self.pause();
+        if self.used > self.limit {
+            self.exhausted = true;
+            return Err(wasmtime::Error::msg("CPU budget exhausted"));
+        }
+        let since = self.running_since.clone();
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                since.store(now_ns(), Ordering::Relaxed);
+            }),
+        ))
     }
 }
 
@@ -140,7 +196,9 @@ impl server::Host for HostState {
             return Ok(Err(HostError::Failed("script is shutting down".into())));
         };
         let env = self.info.env.clone();
+        self.budget.pause();
         let started = env.services.start_script_service(script, handler, port, threads).await;
+        self.budget.resume();
         Ok(Ok(started))
     }
 }
@@ -149,19 +207,30 @@ impl session::Host for HostState {}
 
 impl session::HostConnection for HostState {
     async fn send(&mut self, conn: Resource<ConnectionState>, data: Vec<u8>) -> Result<Result<(), IoError>> {
-        Ok(self.table.get_mut(&conn)?.send(&data).await)
+        self.budget.pause();
+        let result = self.table.get_mut(&conn)?.send(&data).await;
+        self.budget.resume();
+        Ok(result)
     }
 
     async fn receive_line(&mut self, conn: Resource<ConnectionState>) -> Result<Result<Vec<u8>, IoError>> {
-        Ok(self.table.get_mut(&conn)?.receive_line().await)
+        self.budget.pause();
+        let result = self.table.get_mut(&conn)?.receive_line().await;
+        self.budget.resume();
+        Ok(result)
     }
 
     async fn receive_bytes(&mut self, conn: Resource<ConnectionState>, max: u32) -> Result<Result<Vec<u8>, IoError>> {
-        Ok(self.table.get_mut(&conn)?.receive_bytes(max).await)
+        self.budget.pause();
+        let result = self.table.get_mut(&conn)?.receive_bytes(max).await;
+        self.budget.resume();
+        Ok(result)
     }
 
     async fn lock(&mut self, conn: Resource<ConnectionState>) -> Result<()> {
+        self.budget.pause();
         self.table.get_mut(&conn)?.lock().await;
+        self.budget.resume();
         Ok(())
     }
 

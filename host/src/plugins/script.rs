@@ -12,11 +12,10 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::Store;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::bindings::{Peer, Plugin, ScriptConfig};
-use super::engine::TICK;
 use super::host::{Budget, HostState, MemoryLimiter};
 use super::session::ConnectionState;
 use super::{LogStdout, Runtime};
@@ -209,15 +208,7 @@ impl Script {
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_callback(|mut ctx| {
-            let budget = &mut ctx.data_mut().budget;
-            budget.used_ticks += 1;
-            if budget.used_ticks > budget.max_ticks {
-                budget.exhausted = true;
-                return Err(wasmtime::Error::msg("CPU budget exhausted"));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
+        store.epoch_deadline_callback(|mut ctx| ctx.data_mut().budget.on_tick());
         Ok(store)
     }
 
@@ -246,8 +237,7 @@ impl Script {
 
     /// A fresh CPU budget for the next call (instantiation included).
     fn arm_budget(&self, store: &mut Store<HostState>) {
-        let max_ticks = (self.info.spec.limits.cpu.as_millis() / TICK.as_millis()).max(1) as u64;
-        store.data_mut().budget.reset(max_ticks);
+        store.data_mut().budget.reset(self.info.spec.limits.cpu);
         store.data_mut().limiter.refused = false;
         store.set_epoch_deadline(1);
     }

@@ -1,0 +1,135 @@
+"""Shared fixtures: the real `rumble` binary, `rumble script run`, and
+servers started from a config written into a temporary folder."""
+
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LUA = ROOT / "tests" / "lua"
+
+
+def rumble_bin() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("RUMBLE_BIN", ROOT / "target" / "release" / "rumble"))
+    if not path.exists():
+        pytest.exit(f"{path} is missing: run `cargo build --release` first", returncode=2)
+    return path
+
+
+def run_rumble(*args, timeout=60, cwd=None, env=None):
+    """Run `rumble ARGS...` and return the CompletedProcess (text mode)."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(
+        [str(rumble_bin()), *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd, env=full_env,
+    )
+
+
+def script_run(path, *args, grants=(), cpu=None, memory=None, config=None, timeout=60, cwd=None):
+    cmd = ["script", "run"]
+    for g in grants:
+        cmd += ["--grant", g]
+    if cpu:
+        cmd += ["--cpu-limit", cpu]
+    if memory:
+        cmd += ["--memory-limit", memory]
+    if config:
+        cmd += ["--config", config]
+    cmd += [path, *args]
+    return run_rumble(*cmd, timeout=timeout, cwd=cwd)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A `rumble serve` process; its stderr (the log) is collected in a file."""
+
+    def __init__(self, folder: pathlib.Path, config_text: str):
+        self.folder = folder
+        self.config = folder / "rumble.conf"
+        self.config.write_text(config_text)
+        self.log_path = folder / "server.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [str(rumble_bin()), "serve", "--config", str(self.config)],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=folder,
+            env=dict(os.environ, RUST_LOG="info"),
+        )
+        self.wait_for_log(r"rumble \S+ ready", timeout=30)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_for_log(self, pattern, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log()
+            m = re.search(pattern, text)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited ({self.proc.returncode}):\n{text}")
+            time.sleep(0.02)
+        raise AssertionError(f"log never matched {pattern!r}:\n{self.log()}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    servers = []
+
+    def start(config_text, folder=None):
+        server = Server(folder or tmp_path, config_text)
+        servers.append(server)
+        return server
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+class LineClient:
+    """A line-oriented TCP client for script services."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.file = self.sock.makefile("rb")
+
+    def send(self, line: str):
+        self.sock.sendall(line.encode() + b"\r\n")
+
+    def line(self) -> str:
+        data = self.file.readline()
+        return data.decode(errors="replace").rstrip("\r\n")
+
+    def ask(self, line: str) -> str:
+        self.send(line)
+        return self.line()
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
