@@ -33,11 +33,13 @@ fn with_connection<R>(f: impl FnOnce(&Connection) -> R) -> mlua::Result<R> {
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let methods = lua.create_table()?;
     // session:send(s1, s2, ...) sends each argument; Rumble's binary form
-    // session:send(n, data) ignores the leading length.
+    // session:send(n, data) (exactly a number then a string) ignores the length.
     methods.set(
         "send",
         lua.create_function(|_, (_this, args): (Value, Variadic<Value>)| {
-            let skip_len = args.len() >= 2 && matches!(args[0], Value::Integer(_) | Value::Number(_));
+            let skip_len = args.len() == 2
+                && matches!(args[0], Value::Integer(_) | Value::Number(_))
+                && matches!(args[1], Value::String(_));
             let mut data = Vec::new();
             for (i, v) in args.iter().enumerate() {
                 if i == 0 && skip_len {
