@@ -15,6 +15,7 @@ fn main() {
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=RUMBLE_WASM_CC");
+    println!("cargo:rerun-if-env-changed=RUMBLE_GUEST_CFLAGS");
 
     let target_dir = guest.join("target");
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -76,7 +77,7 @@ fn debian_wasi_flags(guest: &Path) -> Vec<(&'static str, String)> {
     vec![
         // Holds only the setjmp.h Debian's 2022 wasi-libc lacks.
         ("WASI_SYSROOT", guest.join("wasi-sysroot").display().to_string()),
-        ("CFLAGS_wasm32_wasip2", "-isystem /usr/include/wasm32-wasi".to_string()),
+        ("CFLAGS_wasm32_wasip2", format!("-isystem /usr/include/wasm32-wasi {}", env::var("RUMBLE_GUEST_CFLAGS").unwrap_or_default())),
     ]
 }
 
