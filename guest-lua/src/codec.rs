@@ -23,10 +23,11 @@ fn hex(bytes: &[u8]) -> String {
 /// Base64 in Rumble's layout: lines of 72 characters, each ending in "\n"
 /// (so non-empty output always ends in "\n"); "" for "".
 pub fn encode64(data: &[u8]) -> String {
-    let flat = STANDARD.encode(data);
-    let mut out = String::with_capacity(flat.len() + flat.len() / 72 + 1);
-    for line in flat.as_bytes().chunks(72) {
-        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+    // 54 input bytes make exactly one 72-character line.
+    let lines = data.len().div_ceil(54);
+    let mut out = String::with_capacity(lines * 73);
+    for chunk in data.chunks(54) {
+        STANDARD.encode_string(chunk, &mut out);
         out.push('\n');
     }
     out
@@ -35,15 +36,16 @@ pub fn encode64(data: &[u8]) -> String {
 /// Decode base64, skipping CR, LF, spaces and tabs anywhere. The error names
 /// the position (1-based, in the caller's string) of the first bad input.
 pub fn decode64(text: &[u8]) -> Result<Vec<u8>, String> {
-    let mut kept = Vec::with_capacity(text.len());
-    let mut origin = Vec::with_capacity(text.len());
-    for (i, &b) in text.iter().enumerate() {
-        if !matches!(b, b'\r' | b'\n' | b' ' | b'\t') {
-            kept.push(b);
-            origin.push(i + 1);
-        }
-    }
-    let at = |offset: usize| origin.get(offset).copied().unwrap_or(text.len() + 1);
+    let is_space = |b: &u8| matches!(b, b'\r' | b'\n' | b' ' | b'\t');
+    let kept: Vec<u8> = text.iter().filter(|b| !is_space(b)).copied().collect();
+    // Position in `text` of the `offset`-th kept byte (only on the error path).
+    let at = |offset: usize| {
+        text.iter()
+            .enumerate()
+            .filter(|(_, b)| !is_space(b))
+            .nth(offset)
+            .map_or(text.len() + 1, |(i, _)| i + 1)
+    };
     STANDARD.decode(&kept).map_err(|e| match e {
         base64::DecodeError::InvalidByte(offset, byte) => {
             format!("invalid base64 character {:?} at position {}", byte as char, at(offset))
