@@ -53,11 +53,11 @@ def free_port() -> int:
 class Server:
     """A `rumble serve` process; its stderr (the log) is collected in a file."""
 
-    def __init__(self, folder: pathlib.Path, config_text: str):
+    def __init__(self, folder: pathlib.Path, config_text: str, config_name="rumble.conf"):
         self.folder = folder
-        self.config = folder / "rumble.conf"
+        self.config = folder / config_name
         self.config.write_text(config_text)
-        self.log_path = folder / "server.log"
+        self.log_path = folder / f"{config_name}.log"
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(rumble_bin()), "serve", "--config", str(self.config)],
@@ -90,6 +90,10 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+    def remove_files(self):
+        self.config.unlink(missing_ok=True)
+        self.log_path.unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """`rumble serve`: the example config, script services, load failures,
 denials in the log, Rumble's first-instance rule, and graceful shutdown."""
 
+import os
 import re
 import signal
 import time
@@ -9,7 +10,14 @@ from conftest import ROOT, LineClient, Server, free_port
 
 
 def test_example_config_serves_the_status_plugin(tmp_path):
-    server = Server(ROOT, (ROOT / "rumble.conf.example").read_text().replace("DataFolder          data", f"DataFolder          {tmp_path}/data").replace("CacheFolder         data/cache", f"CacheFolder         {tmp_path}/cache"))
+    """rumble.conf.example as shipped, but with data and cache in tmp_path.
+    It sits beside the example (its relative paths resolve there) under a
+    name no one else uses."""
+    text = (ROOT / "rumble.conf.example").read_text()
+    text = text.replace("DataFolder          data", f"DataFolder          {tmp_path}/data")
+    text = text.replace("CacheFolder         data/cache", f"CacheFolder         {tmp_path}/cache")
+    assert str(tmp_path) in text
+    server = Server(ROOT, text, config_name=f".test-example-{os.getpid()}.conf")
     try:
         with LineClient(2580) as c:
             assert c.line() == "+OK mail.example.test status service ready"
@@ -20,7 +28,7 @@ def test_example_config_serves_the_status_plugin(tmp_path):
         assert list((tmp_path / "cache").glob("guest-*.cwasm")), "compiled guest not cached"
     finally:
         server.stop()
-        (ROOT / "rumble.conf").unlink(missing_ok=True)
+        server.remove_files()
 
 
 def write_scripts(folder, **scripts):
