@@ -26,6 +26,11 @@ pub fn new_engine() -> Result<Engine> {
     // Epochs, not fuel: ~10% overhead instead of ~20%, and they let a busy
     // script yield instead of pinning a tokio worker.
     config.epoch_interruption(true);
+    // Profiling aid: `RUMBLE_PERFMAP=1 perf record ...` can name JIT-compiled
+    // guest functions (see bench/README.md).
+    if std::env::var_os("RUMBLE_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Ok(Engine::new(&config)?)
 }
 
