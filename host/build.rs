@@ -17,7 +17,12 @@ fn main() {
     println!("cargo:rerun-if-env-changed=RUMBLE_WASM_CC");
     println!("cargo:rerun-if-env-changed=RUMBLE_GUEST_CFLAGS");
 
-    let target_dir = guest.join("target");
+    // Cargo does not rebuild Lua's C sources when the C compiler or flags
+    // change (mlua-sys tracks neither), so each toolchain setting gets its
+    // own target folder.
+    let toolchain = wasm_c_toolchain(&guest);
+    let header = std::fs::read(guest.join("csrc/fast_ctype.h")).unwrap_or_default();
+    let target_dir = guest.join("target").join(format!("cc-{:016x}", fingerprint(&toolchain, &header)));
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(&guest)
         .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
@@ -28,7 +33,7 @@ fn main() {
             cmd.env_remove(key);
         }
     }
-    for (k, v) in wasm_c_toolchain(&guest) {
+    for (k, v) in &toolchain {
         cmd.env(k, v);
     }
     let status = cmd.status().expect("could not run cargo for the guest");
@@ -43,18 +48,27 @@ fn main() {
 /// Wasm exception encoding Lua's setjmp/longjmp is lowered to. Debian's
 /// clang-22 with wasi-libc headers, else the pinned `ziglang` PyPI package.
 fn wasm_c_toolchain(guest: &Path) -> Vec<(&'static str, String)> {
+    let debian = |cc: String| {
+        vec![
+            ("CC_wasm32_wasip2", cc),
+            // Holds only the setjmp.h Debian's 2022 wasi-libc lacks.
+            ("WASI_SYSROOT", guest.join("wasi-sysroot").display().to_string()),
+            ("CFLAGS_wasm32_wasip2", c_flags(guest, Some("/usr/include/wasm32-wasi"))),
+        ]
+    };
     let mut vars = vec![("AR_wasm32_wasip2", "ar".to_string())];
     if let Ok(cc) = env::var("RUMBLE_WASM_CC") {
-        vars.push(("CC_wasm32_wasip2", cc.clone()));
-        if !cc.contains("zig") {
-            vars.extend(debian_wasi_flags(guest));
+        if cc.contains("zig") {
+            vars.push(("CC_wasm32_wasip2", cc));
+            vars.push(("CFLAGS_wasm32_wasip2", c_flags(guest, None)));
+        } else {
+            vars.extend(debian(cc));
         }
         return vars;
     }
     if let Some(clang) = ["clang-22", "clang-21", "clang-20"].into_iter().find(|c| on_path(c)) {
         if Path::new("/usr/include/wasm32-wasi/stdio.h").exists() {
-            vars.push(("CC_wasm32_wasip2", clang.to_string()));
-            vars.extend(debian_wasi_flags(guest));
+            vars.extend(debian(clang.to_string()));
             return vars;
         }
     }
@@ -65,6 +79,7 @@ fn wasm_c_toolchain(guest: &Path) -> Vec<(&'static str, String)> {
     if zig_ok {
         let wrapper = guest.join("tools/zigcc-wasm32-wasi.sh");
         vars.push(("CC_wasm32_wasip2", wrapper.display().to_string()));
+        vars.push(("CFLAGS_wasm32_wasip2", c_flags(guest, None)));
         return vars;
     }
     panic!(
@@ -73,12 +88,26 @@ fn wasm_c_toolchain(guest: &Path) -> Vec<(&'static str, String)> {
     );
 }
 
-fn debian_wasi_flags(guest: &Path) -> Vec<(&'static str, String)> {
-    vec![
-        // Holds only the setjmp.h Debian's 2022 wasi-libc lacks.
-        ("WASI_SYSROOT", guest.join("wasi-sysroot").display().to_string()),
-        ("CFLAGS_wasm32_wasip2", format!("-isystem /usr/include/wasm32-wasi {}", env::var("RUMBLE_GUEST_CFLAGS").unwrap_or_default())),
-    ]
+/// C flags for Lua's sources: libc headers (Debian route), the inline ASCII
+/// ctype functions, and `$RUMBLE_GUEST_CFLAGS` for experiments.
+fn c_flags(guest: &Path, libc_headers: Option<&str>) -> String {
+    let mut flags = Vec::new();
+    if let Some(dir) = libc_headers {
+        flags.push(format!("-isystem {dir}"));
+    }
+    flags.push(format!("-include {}", guest.join("csrc/fast_ctype.h").display()));
+    flags.push(env::var("RUMBLE_GUEST_CFLAGS").unwrap_or_default());
+    flags.join(" ")
+}
+
+/// What Lua's compiled C depends on beyond its sources: compiler, flags, and
+/// the force-included header.
+fn fingerprint(vars: &[(&str, String)], header: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    vars.hash(&mut h);
+    header.hash(&mut h);
+    h.finish()
 }
 
 fn on_path(program: &str) -> bool {

@@ -10,6 +10,6 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use rumble::plugin::log::Level;
-pub use rumble::plugin::session::IoError;
-pub use rumble::plugin::types::{Error as HostError, ServerInfo};
+pub use self::rumble::plugin::log::Level;
+pub use self::rumble::plugin::session::IoError;
+pub use self::rumble::plugin::types::{Error as HostError, ServerInfo};
