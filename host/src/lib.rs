@@ -7,6 +7,7 @@ pub mod config;
 pub mod log;
 pub mod plugins;
 pub mod services;
+pub mod store;
 
 /// The version in Rumble's `x.yy.zzzz` form, as `Rumble.serverInfo().version`.
 pub fn rumble_version() -> String {

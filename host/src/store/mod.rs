@@ -1,0 +1,104 @@
+//! The mail store: SQLite (rusqlite, WAL) in `DataFolder/rumble.sqlite`,
+//! created and migrated on first open.
+//!
+//! All SQLite work goes through one connection owned by one thread
+//! ([`Store::call`] sends it a closure and awaits the answer). Writes are
+//! serialised by construction, so there is no "database is locked" under
+//! load, and async tasks never block on SQLite. Every statement binds its
+//! parameters.
+//!
+//! - `schema`: versioned migrations (`PRAGMA user_version`).
+//! - `accounts`: domains and accounts, Rumble's GLOB lookup.
+//! - `password`: Rumble's hex SHA-256 and salted argon2id.
+
+pub mod accounts;
+pub mod password;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+pub use accounts::{Account, AccountKind, Domain, NewAccount};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("store migration to version {version} failed: {source}")]
+    Migration { version: u32, source: rusqlite::Error },
+    #[error("the store is newer (schema version {found}) than this rumble knows ({known})")]
+    TooNew { found: u32, known: u32 },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("the store thread has stopped")]
+    Closed,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating and migrating if needed) `data_folder/rumble.sqlite`.
+    pub fn open(data_folder: &Path) -> Result<Store, StoreError> {
+        let path = data_folder.join("rumble.sqlite");
+        std::fs::create_dir_all(data_folder).map_err(|e| StoreError::Invalid(format!(
+            "cannot create DataFolder {}: {e}",
+            data_folder.display()
+        )))?;
+        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        configure(&conn).map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        schema::migrate(&mut conn)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("rumble-store".into())
+            .spawn(move || {
+                for job in queue {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| StoreError::Invalid(format!("cannot start the store thread: {e}")))?;
+        Ok(Store { jobs, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` on the store's connection and return its result.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// WAL for concurrent readers later; `synchronous=FULL` because a `250`
+/// after DATA promises durability; foreign keys on.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
