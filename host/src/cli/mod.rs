@@ -1,5 +1,6 @@
 //! Command line: `rumble serve`, `rumble check-config`, `rumble script run`.
 
+mod admin;
 mod check;
 mod script_run;
 mod serve;
@@ -14,19 +15,17 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Config file for the default `serve` command.
-    #[arg(long, global = false)]
+    /// rumble.conf to use (default: ./rumble.conf, ./config/rumble.conf,
+    /// /etc/rumble/rumble.conf). For `script run`: limits, readConfig values
+    /// and the base folder come from it.
+    #[arg(long, global = true)]
     config: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve {
-        /// rumble.conf to use (default: ./rumble.conf, ./config/rumble.conf, /etc/rumble/rumble.conf).
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
+    Serve,
     /// Parse and validate a config; print warnings, scripts and their grants.
     CheckConfig {
         file: PathBuf,
@@ -34,6 +33,16 @@ enum Command {
     /// Plugin authors' tools.
     #[command(subcommand)]
     Script(ScriptCommand),
+    /// Manage domains in the store.
+    Domain {
+        #[command(subcommand)]
+        command: admin::DomainCommand,
+    },
+    /// Manage accounts in the store.
+    Account {
+        #[command(subcommand)]
+        command: admin::AccountCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -52,9 +61,6 @@ pub struct ScriptRunArgs {
     /// Grant a capability, in rumble.conf's syntax: --grant "files.read /srv/data".
     #[arg(long = "grant", value_name = "CAP")]
     grants: Vec<String>,
-    /// Take limits, `Rumble.readConfig` values and the base folder from this config.
-    #[arg(long)]
-    config: Option<PathBuf>,
     /// CPU budget for each call into the script, e.g. 500ms, 2s.
     #[arg(long, value_name = "DURATION")]
     cpu_limit: Option<String>,
@@ -65,11 +71,26 @@ pub struct ScriptRunArgs {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        None => serve::run(cli.config).await,
-        Some(Command::Serve { config }) => serve::run(config.or(cli.config)).await,
+        None | Some(Command::Serve) => serve::run(cli.config).await,
         Some(Command::CheckConfig { file }) => check::run(&file),
-        Some(Command::Script(ScriptCommand::Run(args))) => script_run::run(args).await,
+        Some(Command::Script(ScriptCommand::Run(args))) => script_run::run(args, cli.config).await,
+        Some(Command::Domain { command }) => admin::domain(cli.config, command).await,
+        Some(Command::Account { command }) => admin::account(cli.config, command).await,
     }
+}
+
+/// --config, else the usual places.
+fn find_config(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = given {
+        return Ok(path);
+    }
+    let candidates = ["rumble.conf", "config/rumble.conf", "/etc/rumble/rumble.conf"];
+    for c in candidates {
+        if Path::new(c).is_file() {
+            return Ok(PathBuf::from(c));
+        }
+    }
+    anyhow::bail!("no config file: pass --config FILE (looked for {})", candidates.join(", "))
 }
 
 /// The folder the `rumble` executable lives in (Rumble's `execpath`).

@@ -16,13 +16,13 @@ use crate::config::{self, GrantSet, ScriptLimits, ScriptSpec};
 use crate::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
 use crate::services::ServiceManager;
 
-pub async fn run(args: ScriptRunArgs) -> Result<ExitCode> {
+pub async fn run(args: ScriptRunArgs, config: Option<PathBuf>) -> Result<ExitCode> {
     crate::log::init(crate::log::MIN_LINES, "warn");
-    let loaded = match &args.config {
+    let loaded = match &config {
         Some(path) => Some(config::load(path, &super::exec_dir()).map_err(|e| anyhow!("{e}"))?),
         None => None,
     };
-    let base_dir = match &args.config {
+    let base_dir = match &config {
         Some(path) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
         None => std::env::current_dir().context("current folder")?,
     };

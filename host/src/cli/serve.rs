@@ -6,27 +6,29 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::config::{self, Loaded};
 use crate::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
 use crate::services::ServiceManager;
+use crate::store::Store;
 
 /// How long sessions in progress get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn run(config: Option<PathBuf>) -> Result<ExitCode> {
-    let path = find_config(config)?;
+    let path = super::find_config(config)?;
     let loaded = config::load(&path, &super::exec_dir()).map_err(|e| anyhow::anyhow!("{e}"))?;
     crate::log::init(loaded.settings.log_lines, "info");
     report_config(&loaded);
     let server = start(&path, loaded).await?;
     tracing::info!(
         target: "core",
-        "rumble {} ready: {} script(s) loaded, {} service(s)",
+        "rumble {} ready: {} script(s) loaded, {} service(s), store {}",
         crate::rumble_version(),
         server.scripts.len(),
-        server.services.list().len()
+        server.services.list().len(),
+        server.store.path().display()
     );
     wait_for_shutdown_signal().await;
     tracing::info!(target: "core", "shutting down");
@@ -36,6 +38,7 @@ pub async fn run(config: Option<PathBuf>) -> Result<ExitCode> {
 
 /// What `serve` keeps alive.
 pub struct Server {
+    pub store: Store,
     pub services: Arc<ServiceManager>,
     pub scripts: Vec<Arc<Script>>,
 }
@@ -44,8 +47,7 @@ pub struct Server {
 /// fails to load is logged with its file and line; the server carries on.
 pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     let settings = &loaded.settings;
-    std::fs::create_dir_all(&settings.data_folder)
-        .with_context(|| format!("cannot create DataFolder {}", settings.data_folder.display()))?;
+    let store = Store::open(&settings.data_folder)?;
     let runtime = Runtime::new(Some(&settings.cache_folder)).context("cannot start the plugin runtime")?;
     let services = ServiceManager::new(settings.bind_to_address);
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
@@ -75,7 +77,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
             ),
         }
     }
-    Ok(Server { services, scripts })
+    Ok(Server { store, services, scripts })
 }
 
 fn report_config(loaded: &Loaded) {
@@ -98,20 +100,6 @@ fn report_config(loaded: &Loaded) {
             pending.join("/")
         );
     }
-}
-
-/// --config, else the usual places.
-fn find_config(given: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(path) = given {
-        return Ok(path);
-    }
-    let candidates = ["rumble.conf", "config/rumble.conf", "/etc/rumble/rumble.conf"];
-    for c in candidates {
-        if Path::new(c).is_file() {
-            return Ok(PathBuf::from(c));
-        }
-    }
-    bail!("no config file: pass --config FILE (looked for {})", candidates.join(", "))
 }
 
 async fn wait_for_shutdown_signal() {
