@@ -30,6 +30,20 @@ async fn greeting_async(port: u16, wait: Duration) -> std::io::Result<String> {
     tokio::task::spawn_blocking(move || greeting(port, wait)).await.unwrap()
 }
 
+/// A restarted service binds again asynchronously: retry refused connects.
+async fn greeting_after_start(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match greeting_async(port, Duration::from_secs(5)).await {
+            Ok(line) => return line,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("restarted service does not answer: {e}"),
+        }
+    }
+}
+
 async fn wait_for_refusal(port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
@@ -96,7 +110,7 @@ async fn service_states_follow_rumble() {
     assert_eq!(service.state().enabled(), 0);
     assert!(wait_for_refusal(port).await, "stopped service still accepts");
     services.start(&name).unwrap();
-    assert_eq!(greeting_async(port, Duration::from_secs(5)).await.unwrap(), "hi\r\n");
+    assert_eq!(greeting_after_start(port).await, "hi\r\n");
     let served = service.stats.sessions.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(served, 3);
 
