@@ -8,6 +8,7 @@ pub mod log;
 pub mod plugins;
 pub mod services;
 pub mod store;
+pub mod tls;
 
 /// The version in Rumble's `x.yy.zzzz` form, as `Rumble.serverInfo().version`.
 pub fn rumble_version() -> String {

@@ -663,7 +663,8 @@ fn port_clash(r: &Reader<'_>, i: usize, j: usize, port: u16) -> ConfigError {
     r.invalid(line, port_j, msg)
 }
 
-/// `TLSCertificate` and `TLSKey` come as a pair, and implicit-TLS ports need them.
+/// `TLSCertificate` and `TLSKey` come as a pair. Without them the server
+/// generates a self-signed certificate on first start (see `tls.rs`).
 fn tls(r: &Reader<'_>) -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError> {
     let cert = r.path("TLSCertificate")?;
     let key = r.path("TLSKey")?;
@@ -688,16 +689,6 @@ fn tls(r: &Reader<'_>) -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError
             ));
         }
         _ => {}
-    }
-    for enable in ["EnableSMTPS", "EnablePOP3S", "EnableIMAPS"] {
-        if cert.is_none() && r.flag(enable)? {
-            let line = r.line_of(enable).unwrap_or(0);
-            return Err(r.invalid(
-                line,
-                enable,
-                "implicit TLS needs TLSCertificate and TLSKey".into(),
-            ));
-        }
     }
     Ok((cert, key))
 }
@@ -1567,18 +1558,10 @@ ScriptSessionTimeout 2m
             err("TLSKey k.pem\n"),
             format!("{FILE}:1: TLSKey: TLSCertificate is missing; both are needed")
         );
-        assert_eq!(
-            err("\n\nEnableIMAPS 1\n"),
-            format!("{FILE}:3: EnableIMAPS: implicit TLS needs TLSCertificate and TLSKey")
-        );
-        assert_eq!(
-            err("EnableSMTPS 1\n"),
-            format!("{FILE}:1: EnableSMTPS: implicit TLS needs TLSCertificate and TLSKey")
-        );
-        assert_eq!(
-            err("EnablePOP3S yes\n"),
-            format!("{FILE}:1: EnablePOP3S: implicit TLS needs TLSCertificate and TLSKey")
-        );
+        // Without a certificate, implicit TLS uses a generated self-signed one.
+        let s = settings("EnableIMAPS 1\nEnableSMTPS yes\n");
+        assert!(s.imaps.enabled && s.smtps.enabled);
+        assert_eq!(s.tls_certificate, None);
         let s = settings("EnableIMAPS 1\nTLSCertificate c.pem\nTLSKey k.pem\n");
         assert!(s.imaps.enabled);
         assert_eq!(s.tls_key, Some(p("/etc/rumble/k.pem")));
