@@ -90,9 +90,25 @@ def test_accounts(conf):
 def test_serve_creates_the_store_on_first_start(tmp_path, start_server):
     server = start_server(f"DataFolder {tmp_path}/data\n")
     assert "store schema migrated to version 1" in server.log()
+    assert "store schema migrated to version 2" in server.log()
     with sqlite3.connect(tmp_path / "data" / "rumble.sqlite") as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 2
         assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     server.stop()
     again = start_server(f"DataFolder {tmp_path}/data\n")
     assert "migrated" not in again.log()
+
+
+def test_queue_list(conf):
+    empty = rumble(conf, "queue", "list")
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout == "queue is empty\n"
+    with db(conf) as c:
+        c.execute("INSERT INTO queue (fid, sender, recipient, created, next_attempt, attempts, last_error) "
+                  "VALUES ('abcdefghijklmnop', '', 'bob@example.net', 1000, 2000, 2, '451 4.4.1 no answer')")
+    listed = rumble(conf, "queue", "list").stdout.splitlines()
+    assert listed[0].split() == ["id", "file", "sender", "recipient", "attempts", "next", "attempt", "(UTC)", "last", "error"]
+    row = listed[1].split("\t")
+    assert row[:5] == ["1", "abcdefghijklmnop", "<>", "bob@example.net", "2"]
+    assert row[5] == "1970-01-01 00:33:20"
+    assert row[6] == "451 4.4.1 no answer"

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::Subcommand;
 
 use crate::store::accounts::{self, DOMAIN_NO_RELAY, split_address};
-use crate::store::{AccountKind, NewAccount, Store};
+use crate::store::{AccountKind, NewAccount, Store, queue};
 
 #[derive(Subcommand)]
 pub enum DomainCommand {
@@ -50,6 +50,47 @@ pub enum AccountCommand {
     List { domain: String },
     /// Delete an account (its exact user name or pattern).
     Delete { address: String },
+}
+
+#[derive(Subcommand)]
+pub enum QueueCommand {
+    /// List queued deliveries, next due first.
+    List {
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+pub async fn queue(config: Option<PathBuf>, cmd: QueueCommand) -> Result<ExitCode> {
+    let store = open(config)?;
+    let QueueCommand::List { limit } = cmd;
+    let items = store.call(move |c| queue::list(c, limit)).await?;
+    if items.is_empty() {
+        println!("queue is empty");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("id\tfile\tsender\trecipient\tattempts\tnext attempt (UTC)\tlast error");
+    for i in items {
+        let sender = if i.sender.is_empty() { "<>" } else { i.sender.as_str() };
+        println!(
+            "{}\t{}\t{sender}\t{}\t{}\t{}\t{}",
+            i.id,
+            i.fid,
+            i.recipient,
+            i.attempts,
+            utc(i.next_attempt),
+            i.last_error
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn utc(epoch: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(epoch)
+        .ok()
+        .and_then(|t| t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]")).ok())
+        .unwrap_or_else(|| epoch.to_string())
 }
 
 pub async fn domain(config: Option<PathBuf>, cmd: DomainCommand) -> Result<ExitCode> {

@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::AccountCommand,
     },
+    /// Look at the delivery queue.
+    Queue {
+        #[command(subcommand)]
+        command: admin::QueueCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Script(ScriptCommand::Run(args))) => script_run::run(args, cli.config).await,
         Some(Command::Domain { command }) => admin::domain(cli.config, command).await,
         Some(Command::Account { command }) => admin::account(cli.config, command).await,
+        Some(Command::Queue { command }) => admin::queue(cli.config, command).await,
     }
 }
 

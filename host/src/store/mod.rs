@@ -10,10 +10,16 @@
 //! - `schema`: versioned migrations (`PRAGMA user_version`).
 //! - `accounts`: domains and accounts, Rumble's GLOB lookup.
 //! - `password`: Rumble's hex SHA-256 and salted argon2id.
+//! - `mailbox`: folders and letters (per-folder UIDs, UIDVALIDITY, flags).
+//! - `queue`: the delivery queue with leased claims.
+//! - `spool`: durable message files in Rumble's layout.
 
 pub mod accounts;
+pub mod mailbox;
 pub mod password;
+pub mod queue;
 mod schema;
+pub mod spool;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

@@ -25,6 +25,43 @@ const MIGRATIONS: &[&str] = &[
          UNIQUE (domain, user)
      );
      CREATE INDEX accounts_by_domain ON accounts(domain);",
+    // 2: mailboxes and the delivery queue. Message bodies are files (Rumble's
+    // layout: spool `StorageFolder/<fid>`, letters `<fid>.msg`); rows point
+    // at them. Flags keep Rumble's bit values (see mailbox.rs).
+    "CREATE TABLE folders (
+         id          INTEGER PRIMARY KEY AUTOINCREMENT,
+         account     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+         name        TEXT NOT NULL,
+         subscribed  INTEGER NOT NULL DEFAULT 1,
+         uidvalidity INTEGER NOT NULL,
+         uidnext     INTEGER NOT NULL DEFAULT 1,
+         UNIQUE (account, name)
+     );
+     CREATE TABLE messages (
+         id           INTEGER PRIMARY KEY AUTOINCREMENT,
+         folder       INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         uid          INTEGER NOT NULL,
+         fid          TEXT NOT NULL,
+         size         INTEGER NOT NULL,
+         internaldate INTEGER NOT NULL,
+         flags        INTEGER NOT NULL DEFAULT 0,
+         UNIQUE (folder, uid)
+     );
+     CREATE INDEX messages_by_fid ON messages(fid);
+     CREATE TABLE queue (
+         id           INTEGER PRIMARY KEY AUTOINCREMENT,
+         fid          TEXT NOT NULL,
+         sender       TEXT NOT NULL,
+         recipient    TEXT NOT NULL,
+         params       TEXT NOT NULL DEFAULT '',
+         created      INTEGER NOT NULL,
+         next_attempt INTEGER NOT NULL,
+         attempts     INTEGER NOT NULL DEFAULT 0,
+         last_error   TEXT NOT NULL DEFAULT '',
+         lease_until  INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX queue_due ON queue(next_attempt);
+     CREATE INDEX queue_by_fid ON queue(fid);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

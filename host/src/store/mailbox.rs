@@ -1,0 +1,181 @@
+//! Mailboxes: an account's folders (INBOX is a real row here; Rumble's
+//! implicit folder 0) and the letters in them, with IMAP's per-folder UIDs
+//! and UIDVALIDITY.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::StoreError;
+
+/// Letter flag bits, Rumble's values (scripts and RumbleLua see them).
+pub mod flags {
+    pub const RECENT: i64 = 0x1;
+    pub const UNREAD: i64 = 0x10;
+    pub const SEEN: i64 = 0x20;
+    pub const DELETED: i64 = 0x100;
+    pub const ANSWERED: i64 = 0x1000;
+    pub const FLAGGED: i64 = 0x10000;
+    pub const DRAFT: i64 = 0x100000;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    pub id: i64,
+    pub account: i64,
+    pub name: String,
+    pub subscribed: bool,
+    pub uidvalidity: i64,
+    pub uidnext: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub id: i64,
+    pub folder: i64,
+    pub uid: i64,
+    pub fid: String,
+    pub size: i64,
+    pub internaldate: i64,
+    pub flags: i64,
+}
+
+/// "INBOX" is case-insensitive in IMAP; every other name is kept as given.
+pub fn canonical_name(name: &str) -> String {
+    if name.eq_ignore_ascii_case("INBOX") { "INBOX".into() } else { name.to_string() }
+}
+
+fn folder_row(row: &Row) -> rusqlite::Result<Folder> {
+    Ok(Folder {
+        id: row.get(0)?,
+        account: row.get(1)?,
+        name: row.get(2)?,
+        subscribed: row.get(3)?,
+        uidvalidity: row.get(4)?,
+        uidnext: row.get(5)?,
+    })
+}
+
+fn letter_row(row: &Row) -> rusqlite::Result<Letter> {
+    Ok(Letter {
+        id: row.get(0)?,
+        folder: row.get(1)?,
+        uid: row.get(2)?,
+        fid: row.get(3)?,
+        size: row.get(4)?,
+        internaldate: row.get(5)?,
+        flags: row.get(6)?,
+    })
+}
+
+const FOLDER_COLUMNS: &str = "id, account, name, subscribed, uidvalidity, uidnext";
+const LETTER_COLUMNS: &str = "id, folder, uid, fid, size, internaldate, flags";
+
+pub fn find_folder(conn: &Connection, account: i64, name: &str) -> Result<Option<Folder>, StoreError> {
+    let sql = format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE account = ?1 AND name = ?2");
+    Ok(conn.query_row(&sql, params![account, canonical_name(name)], folder_row).optional()?)
+}
+
+/// The folder, created if missing. UIDVALIDITY is the time of creation, and
+/// always above every value handed out before, so a folder deleted and made
+/// again under the same name never reuses one (its UIDs start over).
+pub fn ensure_folder(conn: &Connection, account: i64, name: &str, now: i64) -> Result<Folder, StoreError> {
+    if let Some(f) = find_folder(conn, account, name)? {
+        return Ok(f);
+    }
+    conn.execute(
+        "INSERT INTO folders (account, name, uidvalidity)
+         VALUES (?1, ?2, MAX(?3, COALESCE((SELECT MAX(uidvalidity) FROM folders), 0) + 1))",
+        params![account, canonical_name(name), now],
+    )?;
+    find_folder(conn, account, name)?.ok_or_else(|| StoreError::NotFound(format!("folder {name}")))
+}
+
+pub fn list_folders(conn: &Connection, account: i64) -> Result<Vec<Folder>, StoreError> {
+    let sql = format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE account = ?1 ORDER BY name != 'INBOX', name");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([account], folder_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Add a letter (its file already written) with the folder's next UID.
+pub fn append(conn: &mut Connection, folder: i64, fid: &str, size: i64, internaldate: i64, flags: i64) -> Result<i64, StoreError> {
+    let tx = conn.transaction()?;
+    let uid = append_in(&tx, folder, fid, size, internaldate, flags)?;
+    tx.commit()?;
+    Ok(uid)
+}
+
+/// `append` inside the caller's transaction (local delivery adds the letter
+/// and removes the queue row together).
+pub fn append_in(conn: &Connection, folder: i64, fid: &str, size: i64, internaldate: i64, flags: i64) -> Result<i64, StoreError> {
+    let uid: i64 = conn
+        .query_row("UPDATE folders SET uidnext = uidnext + 1 WHERE id = ?1 RETURNING uidnext - 1", [folder], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("folder {folder}")))?;
+    conn.execute(
+        "INSERT INTO messages (folder, uid, fid, size, internaldate, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![folder, uid, fid, size, internaldate, flags],
+    )?;
+    Ok(uid)
+}
+
+pub fn letters(conn: &Connection, folder: i64) -> Result<Vec<Letter>, StoreError> {
+    let sql = format!("SELECT {LETTER_COLUMNS} FROM messages WHERE folder = ?1 ORDER BY uid");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([folder], letter_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::accounts::{self, AccountKind, NewAccount};
+    use super::*;
+
+    fn with_account() -> (Connection, i64) {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        accounts::add_domain(&conn, "example.org", "", 0).unwrap();
+        let new = NewAccount { domain: "example.org".into(), user: "ann".into(), password: None, kind: AccountKind::Mbox, arg: String::new() };
+        let id = accounts::add_account(&conn, &new).unwrap().id;
+        (conn, id)
+    }
+
+    #[test]
+    fn uids_grow_per_folder() {
+        let (mut c, ann) = with_account();
+        let inbox = ensure_folder(&c, ann, "inbox", 1000).unwrap();
+        assert_eq!(inbox.name, "INBOX");
+        assert_eq!(ensure_folder(&c, ann, "INBOX", 2000).unwrap(), inbox, "created twice");
+        let sent = ensure_folder(&c, ann, "Sent", 1000).unwrap();
+        assert_eq!(append(&mut c, inbox.id, "aaaa", 10, 1000, flags::RECENT).unwrap(), 1);
+        assert_eq!(append(&mut c, inbox.id, "bbbb", 20, 1001, 0).unwrap(), 2);
+        assert_eq!(append(&mut c, sent.id, "cccc", 30, 1002, flags::SEEN).unwrap(), 1);
+        let got: Vec<(i64, String)> = letters(&c, inbox.id).unwrap().into_iter().map(|l| (l.uid, l.fid)).collect();
+        assert_eq!(got, [(1, "aaaa".to_string()), (2, "bbbb".to_string())]);
+        assert_eq!(find_folder(&c, ann, "INBOX").unwrap().unwrap().uidnext, 3);
+        let names: Vec<String> = list_folders(&c, ann).unwrap().into_iter().map(|f| f.name).collect();
+        assert_eq!(names, ["INBOX", "Sent"]);
+    }
+
+    #[test]
+    fn uidvalidity_never_repeats_for_a_recreated_folder() {
+        let (c, ann) = with_account();
+        let first = ensure_folder(&c, ann, "Archive", 5000).unwrap();
+        let other = ensure_folder(&c, ann, "Other", 5000).unwrap();
+        assert!(other.uidvalidity > first.uidvalidity);
+        c.execute("DELETE FROM folders WHERE id = ?1", [first.id]).unwrap();
+        let again = ensure_folder(&c, ann, "Archive", 5000).unwrap();
+        assert!(again.uidvalidity > other.uidvalidity);
+    }
+
+    #[test]
+    fn deleting_the_account_deletes_its_mail_rows() {
+        let (mut c, ann) = with_account();
+        let inbox = ensure_folder(&c, ann, "INBOX", 1).unwrap();
+        append(&mut c, inbox.id, "aaaa", 1, 1, 0).unwrap();
+        accounts::delete_account(&c, "example.org", "ann").unwrap();
+        let left: i64 = c.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0);
+        assert!(append(&mut c, inbox.id, "bbbb", 1, 1, 0).is_err());
+    }
+}
