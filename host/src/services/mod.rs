@@ -1,22 +1,30 @@
-//! The service manager: every listening service (today the ones scripts
-//! create with `Rumble.createService`; SMTP, POP3 and IMAP4 join it later)
-//! is registered here under a name, with Rumble's four states, so the
+//! The service manager: every listening service (SMTP, and the ones scripts
+//! create with `Rumble.createService`; POP3 and IMAP4 join later) is
+//! registered here under a name, with Rumble's four states, so the
 //! operator and granted scripts can start, stop, suspend and resume it.
 //!
 //! States follow the original: running (1) accepts connections; suspended
 //! (2) keeps the socket open but accepts nothing, so clients wait in the
 //! backlog; stopped (0) closes the socket; a restart binds it again.
 
-mod script_service;
+mod listener;
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::plugins::Script;
+
+/// What a service does with one accepted connection. An error is logged.
+pub type Handler = Arc<
+    dyn Fn(TcpStream, Arc<ServiceStats>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServiceState {
@@ -105,26 +113,34 @@ impl ServiceManager {
     /// line) if the port cannot be bound, as `createService` reports it.
     pub async fn start_script_service(&self, script: Arc<Script>, handler: u32, port: u16, threads: u32) -> bool {
         let name = format!("{}:{port}", script.name());
-        let listener = match script_service::bind(self.bind_address, port).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(target: "svc", "service {name}: cannot listen on {}:{port}: {e}", self.bind_address);
-                return false;
-            }
-        };
-        let (state, _) = watch::channel(ServiceState::Running);
-        let service = Arc::new(Service {
-            name: name.clone(),
-            port,
-            threads,
-            owner: Some(script.name().to_string()),
-            stats: Arc::new(ServiceStats::default()),
-            state,
+        let owner = Some(script.name().to_string());
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        let serve: Handler = Arc::new(move |stream, stats| {
+            let (script, lock) = (script.clone(), lock.clone());
+            Box::pin(async move { script.serve(handler, stream, lock, stats).await.map_err(|e| e.to_string()) })
         });
+        self.start_service(name, port, threads, owner, serve).await.is_ok()
+    }
+
+    /// Bind `port` and serve it with `handler`, at most `threads` sessions at
+    /// once; the service is registered as `name` in the running state.
+    pub async fn start_service(
+        &self,
+        name: String,
+        port: u16,
+        threads: u32,
+        owner: Option<String>,
+        handler: Handler,
+    ) -> std::io::Result<Arc<Service>> {
+        let listener = listener::bind(self.bind_address, port).await.inspect_err(|e| {
+            tracing::error!(target: "svc", "service {name}: cannot listen on {}:{port}: {e}", self.bind_address);
+        })?;
+        let (state, _) = watch::channel(ServiceState::Running);
+        let service = Arc::new(Service { name: name.clone(), port, threads, owner, stats: Arc::new(ServiceStats::default()), state });
         self.services.lock().unwrap_or_else(|e| e.into_inner()).push(service.clone());
         tracing::info!(target: "svc", "service {name} listening on {}:{port} ({threads} sessions at once)", self.bind_address);
-        tokio::spawn(script_service::run(service, listener, self.bind_address, script, handler));
-        true
+        tokio::spawn(listener::run(service.clone(), listener, self.bind_address, handler));
+        Ok(service)
     }
 
     pub fn start(&self, name: &str) -> Result<(), ServiceError> {

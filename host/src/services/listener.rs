@@ -1,5 +1,6 @@
-//! The accept loop of a service created by a script: each connection runs the
-//! script's handler on an instance of its own, at most `threads` at once.
+//! The accept loop every service shares: it follows the service's state
+//! (running / suspended / stopped / closed) and hands each connection to the
+//! service's handler, at most `threads` at once.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -9,15 +10,14 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::{Service, ServiceState};
-use crate::plugins::Script;
+use super::Handler;
 
 pub async fn bind(address: IpAddr, port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::new(address, port)).await
 }
 
-pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, script: Arc<Script>, handler: u32) {
+pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, handler: Handler) {
     let sessions = Arc::new(Semaphore::new(service.threads.max(1) as usize));
-    let lock = Arc::new(tokio::sync::Mutex::new(()));
     let mut state = service.state.subscribe();
     let mut listener = Some(listener);
     loop {
@@ -48,12 +48,12 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
                     accepted = accept => match accepted {
                         Ok((stream, _)) => {
                             let permit = sessions.clone().acquire_owned().await.expect("never closed");
-                            let (svc, script, lock) = (service.clone(), script.clone(), lock.clone());
+                            let (svc, handler) = (service.clone(), handler.clone());
                             tokio::spawn(async move {
                                 let stats = svc.stats.clone();
                                 stats.sessions.fetch_add(1, Ordering::Relaxed);
                                 stats.busy.fetch_add(1, Ordering::Relaxed);
-                                if let Err(e) = script.serve(handler, stream, lock, stats.clone()).await {
+                                if let Err(e) = handler(stream, stats.clone()).await {
                                     tracing::warn!(target: "svc", "service {}: session ended with an error: {e}", svc.name);
                                 }
                                 stats.busy.fetch_sub(1, Ordering::Relaxed);
