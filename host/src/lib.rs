@@ -7,6 +7,7 @@ pub mod config;
 pub mod log;
 pub mod plugins;
 pub mod services;
+pub mod smtp;
 pub mod store;
 pub mod tls;
 

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use crate::config::{self, Loaded};
 use crate::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
 use crate::services::ServiceManager;
+use crate::smtp::{self, SmtpContext};
 use crate::store::Store;
 
 /// How long sessions in progress get to finish at shutdown.
@@ -58,6 +59,22 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         services: services.clone(),
         print_to_stdout: false,
     });
+    if settings.smtp.enabled {
+        let ctx = Arc::new(SmtpContext {
+            server_name: settings.server_name.clone(),
+            max_size: settings.message_size_limit,
+            enforce_fqdn: settings.enforce_fqdn,
+            store: store.clone(),
+            storage: settings.storage_folder.clone(),
+            max_recipients: 100,
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(180),
+            max_errors: 10,
+        });
+        smtp::start(ctx, &services, settings.smtp.port)
+            .await
+            .with_context(|| format!("cannot start SMTP on port {}", settings.smtp.port))?;
+    }
     let mut scripts = Vec::new();
     for spec in &settings.scripts {
         let started = Instant::now();
@@ -88,7 +105,12 @@ fn report_config(loaded: &Loaded) {
         tracing::info!(target: "config", "line {line}: {text}");
     }
     let s = &loaded.settings;
-    let pending: Vec<&str> = [(s.smtp.enabled, "SMTP"), (s.submission.enabled, "submission"), (s.pop3.enabled, "POP3"), (s.imap4.enabled, "IMAP4")]
+    let pending: Vec<&str> = [
+        (s.submission.enabled, "submission"),
+        (s.smtps.enabled, "SMTPS"),
+        (s.pop3.enabled, "POP3"),
+        (s.imap4.enabled, "IMAP4"),
+    ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
         .collect();

@@ -1,0 +1,191 @@
+"""SMTP reception on the MX port with real clients (smtplib, raw sockets):
+local delivery into the queue, no relaying, size limits, dot-unstuffing,
+null sender, pipelining, SMTP smuggling refused, bad input."""
+
+import os
+import smtplib
+import socket
+import sqlite3
+import subprocess
+
+import pytest
+
+from conftest import Server, free_port, rumble_bin
+
+
+@pytest.fixture(scope="module")
+def mx(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("smtp")
+    port = free_port()
+    config = (
+        f"ServerName mx.example.org\nDataFolder {folder}/data\nStorageFolder {folder}/storage\n"
+        f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {port}\nMessageSizeLimit 10000\n"
+    )
+    (folder / "rumble.conf").write_text(config)
+    admin = [str(rumble_bin()), "--config", str(folder / "rumble.conf")]
+    for args in (["domain", "add", "example.org"], ["account", "add", "ann@example.org", "--password", "pw"],
+                 ["account", "add", "sales-*@example.org", "--password", "pw"]):
+        subprocess.run(admin + args, check=True, capture_output=True)
+    server = Server(folder, config)
+    yield server, port, folder
+    server.stop()
+
+
+def queue_rows(folder):
+    with sqlite3.connect(folder / "data" / "rumble.sqlite") as c:
+        return c.execute("SELECT fid, sender, recipient, params FROM queue ORDER BY id").fetchall()
+
+
+def spool(folder, fid):
+    return (folder / "storage" / fid).read_bytes()
+
+
+def raw(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"220 mx.example.org ESMTP")
+    return s, f
+
+
+def replies(f, n):
+    return [f.readline().decode().rstrip("\r\n") for _ in range(n)]
+
+
+def test_ehlo_advertises_what_is_implemented(mx):
+    _, port, _ = mx
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        code, _ = s.ehlo("client.example.net")
+        assert code == 250
+        for ext in ("pipelining", "size", "8bitmime", "enhancedstatuscodes", "smtputf8"):
+            assert s.has_extn(ext), ext
+        assert s.esmtp_features["size"] == "10000"
+        # not advertised until implemented
+        assert not s.has_extn("starttls") and not s.has_extn("auth") and not s.has_extn("chunking")
+
+
+def test_local_delivery_is_queued_with_received_header(mx):
+    _, port, folder = mx
+    before = len(queue_rows(folder))
+    body = "Subject: hello\r\n\r\nfirst line\r\n.leading dot survives\r\n..two dots\r\nlast\r\n"
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        assert s.sendmail("sender@example.net", ["Ann@Example.org", "sales-eu@example.org"], body) == {}
+    rows = queue_rows(folder)[before:]
+    assert [(r[1], r[2]) for r in rows] == [("sender@example.net", "ann@example.org"), ("sender@example.net", "sales-eu@example.org")]
+    assert rows[0][0] == rows[1][0], "one spool file per message"
+    text = spool(folder, rows[0][0])
+    assert text.startswith(b"Received: from ")
+    assert b"by mx.example.org (Rumble) with ESMTP id " in text
+    assert text.endswith(body.encode()), text
+
+
+def test_null_sender_and_postmaster(mx):
+    _, port, folder = mx
+    before = len(queue_rows(folder))
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        s.ehlo()
+        assert s.mail("<>") == (250, b"2.1.0 Sender OK")
+        assert s.rcpt("ann@example.org")[0] == 250
+        assert s.data(b"Subject: bounce\r\n\r\nx\r\n")[0] == 250
+    assert queue_rows(folder)[before][1] == ""
+
+
+@pytest.mark.parametrize("rcpt,code,status", [
+    ("nobody@example.org", 550, b"5.1.1"),
+    ("bob@other.net", 554, b"5.7.1"),
+    ("<@example.org:bob@other.net>", 554, b"5.7.1"),  # source route: the route is dropped
+    ('"bob@other.net"@example.org', 550, b"5.1.1"),  # quoted local part stays local
+    ("bob%other.net@example.org", 550, b"5.1.1"),  # the % hack is just a local part
+    ("bob@other.net@example.org", 501, b"5.1.3"),
+])
+def test_relay_attempts_and_unknown_users_are_refused(mx, rcpt, code, status):
+    _, port, folder = mx
+    before = len(queue_rows(folder))
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        s.ehlo()
+        s.mail("spammer@example.net")
+        got = s.rcpt(rcpt if rcpt.startswith("<") else rcpt)
+        assert got[0] == code and got[1].startswith(status), got
+    assert len(queue_rows(folder)) == before
+
+
+def test_size_limits_declared_and_actual(mx):
+    _, port, folder = mx
+    before = len(queue_rows(folder))
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        s.ehlo()
+        assert s.mail("a@example.net", ["SIZE=20000"])[0] == 552
+        assert s.mail("a@example.net")[0] == 250
+        assert s.rcpt("ann@example.org")[0] == 250
+        code, msg = s.data(b"Subject: big\r\n\r\n" + b"x" * 76 + b"\r\n" * 0 + (b"y" * 70 + b"\r\n") * 200)
+        assert code == 552 and msg.startswith(b"5.3.4"), (code, msg)
+        # the session is still in step after the refusal
+        assert s.noop()[0] == 250
+    assert len(queue_rows(folder)) == before
+
+
+def test_pipelined_transaction(mx):
+    _, port, folder = mx
+    before = len(queue_rows(folder))
+    s, f = raw(port)
+    s.sendall(b"EHLO pipe.example.net\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    s.sendall(b"MAIL FROM:<p@example.net>\r\nRCPT TO:<ann@example.org>\r\nRCPT TO:<nobody@example.org>\r\nDATA\r\n")
+    assert [r[:3] for r in replies(f, 4)] == ["250", "250", "550", "354"]
+    s.sendall(b"Subject: pipelined\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+    got = replies(f, 2)
+    assert got[0].startswith("250 2.0.0 OK queued as ")
+    assert got[1].startswith("221")
+    s.close()
+    assert len(queue_rows(folder)) == before + 1
+
+
+@pytest.mark.parametrize("ending", [b"\n.\n", b"\r\n.\n", b"\n.\r\n"])
+def test_smtp_smuggling_is_refused(mx, ending):
+    """A bare LF around the end marker could hide a second message
+    (CVE-2023-51764): refused, and the smuggled commands never run."""
+    _, port, folder = mx
+    before = len(queue_rows(folder))
+    s, f = raw(port)
+    s.sendall(b"EHLO smuggler.example.net\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    s.sendall(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n")
+    assert [r[:3] for r in replies(f, 3)] == ["250", "250", "354"]
+    s.sendall(b"Subject: one\r\n\r\nhello" + ending +
+              b"MAIL FROM:<admin@example.org>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\nSubject: forged\r\n\r\nx\r\n.\r\n")
+    reply = f.readline().decode()
+    assert reply.startswith("554 5.5.2"), reply
+    try:
+        rest = f.readline()
+    except ConnectionResetError:  # closed with the smuggled bytes unread
+        rest = b""
+    assert rest == b"", "connection should be closed"
+    s.close()
+    assert len(queue_rows(folder)) == before
+
+
+def test_bad_input(mx):
+    _, port, _ = mx
+    s, f = raw(port)
+    s.sendall(b"FOO bar\r\n")
+    assert replies(f, 1)[0].startswith("500 5.5.1")
+    s.sendall(b"MAIL FROM:<a@example.net>\r\n")
+    assert replies(f, 1)[0].startswith("503 5.5.1")  # no EHLO yet
+    s.sendall(b"EHLO x\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    s.sendall(b"RCPT TO:<ann@example.org>\r\n")
+    assert replies(f, 1)[0].startswith("503 5.5.1")  # no MAIL yet
+    s.sendall(b"NOOP " + b"x" * 5000 + b"\r\n")
+    assert replies(f, 1)[0].startswith("500 5.5.2")  # line too long
+    s.sendall(b"VRFY ann\r\n")
+    assert replies(f, 1)[0].startswith("252")  # no account enumeration
+    # four errors so far; the tenth closes the session (send no more than
+    # that, so the close is a clean FIN rather than a reset over unread input)
+    for _ in range(6):
+        s.sendall(b"BOGUS\r\n")
+    lines = replies(f, 8)
+    assert [l[:3] for l in lines] == ["500"] * 6 + ["421", ""], lines
+    assert lines[6].startswith("421 4.7.0")
+    s.close()
