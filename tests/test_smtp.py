@@ -40,6 +40,11 @@ def spool(folder, fid):
     return (folder / "storage" / fid).read_bytes()
 
 
+def spool_files(folder):
+    storage = folder / "storage"
+    return sorted(p.name for p in storage.iterdir()) if storage.exists() else []
+
+
 def raw(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     f = s.makefile("rb")
@@ -111,6 +116,7 @@ def test_relay_attempts_and_unknown_users_are_refused(mx, rcpt, code, status):
 def test_size_limits_declared_and_actual(mx):
     _, port, folder = mx
     before = len(queue_rows(folder))
+    files = spool_files(folder)
     with smtplib.SMTP("127.0.0.1", port) as s:
         s.ehlo()
         assert s.mail("a@example.net", ["SIZE=20000"])[0] == 552
@@ -121,6 +127,7 @@ def test_size_limits_declared_and_actual(mx):
         # the session is still in step after the refusal
         assert s.noop()[0] == 250
     assert len(queue_rows(folder)) == before
+    assert spool_files(folder) == files, "a refused message left its spool file"
 
 
 def test_pipelined_transaction(mx):
@@ -146,6 +153,7 @@ def test_smtp_smuggling_is_refused(mx, ending):
     (CVE-2023-51764): refused, and the smuggled commands never run."""
     _, port, folder = mx
     before = len(queue_rows(folder))
+    files = spool_files(folder)
     s, f = raw(port)
     s.sendall(b"EHLO smuggler.example.net\r\n")
     while not f.readline().startswith(b"250 "):
@@ -162,6 +170,27 @@ def test_smtp_smuggling_is_refused(mx, ending):
         rest = b""
     assert rest == b"", "connection should be closed"
     s.close()
+    assert len(queue_rows(folder)) == before
+    assert spool_files(folder) == files
+
+
+def test_disconnect_mid_message_keeps_nothing(mx):
+    server, port, folder = mx
+    before = len(queue_rows(folder))
+    files = spool_files(folder)
+    s, f = raw(port)
+    s.sendall(b"EHLO gone.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n")
+    while not f.readline().startswith(b"354"):
+        pass
+    s.sendall(b"Subject: half\r\n\r\nthe client dies here")
+    s.shutdown(socket.SHUT_RDWR)  # (makefile() would keep the fd open past close())
+    f.close()
+    s.close()
+    import time
+    deadline = time.monotonic() + 5
+    while spool_files(folder) != files and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert spool_files(folder) == files, "an unfinished message left its spool file"
     assert len(queue_rows(folder)) == before
 
 

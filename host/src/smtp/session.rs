@@ -237,46 +237,75 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             self.error(554, "5.5.1", "No valid recipients").await?;
             return Ok(Next::Continue);
         }
+        let received = self.received_header(tx);
         self.reply(354, "", "Start mail input; end with <CRLF>.<CRLF>").await?;
-        let mut message = Vec::new();
+        let mut spool = match SpoolFile::create(&self.ctx.storage, received.as_bytes()).await {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::error!(target: "smtp", "cannot create a spool file: {e}");
+                None // read the message anyway, to stay in step, then refuse it
+            }
+        };
         let mut reader = DataReader::new(self.ctx.max_size);
-        loop {
+        let mut chunk = Vec::new();
+        let complete = loop {
             let buf = match tokio::time::timeout(self.ctx.data_timeout, self.io.fill_buf()).await {
                 Ok(Ok(buf)) => buf,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => {
-                    self.reply(421, "4.4.2", "Timeout waiting for data, closing connection").await?;
-                    return Ok(Next::Close);
-                }
+                Ok(Err(_)) | Err(_) => break false,
             };
             if buf.is_empty() {
-                return Ok(Next::Close); // the client went away mid-message: nothing was acknowledged
+                break false;
             }
-            match reader.feed(buf, &mut message) {
-                Feed::NeedMore => {
-                    let n = buf.len();
-                    self.io.consume(n);
-                }
-                Feed::Done { consumed } => {
-                    self.io.consume(consumed);
-                    break;
+            let (used, done) = match reader.feed(buf, &mut chunk) {
+                Feed::NeedMore => (buf.len(), false),
+                Feed::Done { consumed } => (consumed, true),
+            };
+            self.io.consume(used);
+            if let Some(f) = spool.as_mut() {
+                if let Err(e) = f.write(&chunk).await {
+                    tracing::error!(target: "smtp", "writing spool file {}: {e}", f.fid);
+                    if let Some(f) = spool.take() {
+                        f.discard(&self.ctx.storage);
+                    }
                 }
             }
-        }
+            chunk.clear();
+            if done {
+                break true;
+            }
+        };
         let tx = self.tx.take().expect("checked above");
+        let storage = self.ctx.storage.clone();
+        let discard = |spool: Option<SpoolFile>| {
+            if let Some(f) = spool {
+                f.discard(&storage);
+            }
+        };
+        if !complete {
+            // Timeout, error or disconnect mid-message: nothing was acknowledged.
+            discard(spool);
+            self.reply(421, "4.4.2", "Timeout or error while receiving data, closing connection").await.ok();
+            return Ok(Next::Close);
+        }
         if reader.bare_lf_end() {
             // A bare LF around the end marker is how SMTP smuggling hides a
             // second message (CVE-2023-51764): refuse, and read no further.
+            discard(spool);
             tracing::warn!(target: "smtp", "{}: bare LF at the end of DATA; message refused, connection closed", self.peer.ip());
             self.reply(554, "5.5.2", "Bare LF in the end-of-data sequence; message refused").await?;
             return Ok(Next::Close);
         }
         if reader.too_big() {
+            discard(spool);
             let max = self.ctx.max_size;
             self.reply(552, "5.3.4", &format!("Message size exceeds fixed limit of {max} bytes")).await?;
             return Ok(Next::Continue);
         }
-        match self.store_message(&tx, message).await {
+        let Some(spool) = spool else {
+            self.reply(451, "4.3.0", "Local error in processing, try again later").await?;
+            return Ok(Next::Continue);
+        };
+        match self.commit_message(&tx, spool).await {
             Ok(fid) => self.reply(250, "2.0.0", &format!("OK queued as {fid}")).await?,
             Err(e) => {
                 tracing::error!(target: "smtp", "could not store a message from {}: {e}", self.peer.ip());
@@ -286,26 +315,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         Ok(Next::Continue)
     }
 
-    /// Write the spool file (with our Received header) durably, then its
-    /// queue rows in one transaction; only then may the caller say 250.
-    async fn store_message(&self, tx: &Transaction, message: Vec<u8>) -> Result<String, String> {
-        let received = self.received_header(tx);
+    /// Make the spool file durable, then add its queue rows in one
+    /// transaction; only then may the caller say 250.
+    async fn commit_message(&self, tx: &Transaction, spool: SpoolFile) -> Result<String, String> {
+        let fid = spool.fid.clone();
         let storage = self.ctx.storage.clone();
-        let (fid, _size) = tokio::task::spawn_blocking(move || spool::write_spool(&storage, &[received.as_bytes(), &message]))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("spool: {e}"))?;
+        if let Err(e) = spool.finish(&storage).await {
+            spool::remove_spool(&storage, &fid);
+            return Err(format!("spool: {e}"));
+        }
         let sender = match &tx.from {
             ReversePath::Null => String::new(),
             ReversePath::Mailbox(m) => m.to_string(),
         };
         let (rcpts, params, f) = (tx.rcpts.clone(), params_text(&tx.params), fid.clone());
         let now = unix_now();
-        self.ctx
-            .store
-            .call(move |c| queue::enqueue(c, &f, &sender, &rcpts, &params, now))
-            .await
-            .map_err(|e| format!("queue: {e}"))?;
+        let queued = self.ctx.store.call(move |c| queue::enqueue(c, &f, &sender, &rcpts, &params, now)).await;
+        if let Err(e) = queued {
+            spool::remove_spool(&storage, &fid);
+            return Err(format!("queue: {e}"));
+        }
         tracing::info!(target: "smtp", "queued {fid} from {} for {} recipient(s)", self.peer.ip(), tx.rcpts.len());
         Ok(fid)
     }
@@ -409,6 +438,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         w.write_all(line.as_bytes()).await?;
         w.write_all(b"\r\n").await?;
         w.flush().await
+    }
+}
+
+/// A message being streamed into its spool file.
+struct SpoolFile {
+    fid: String,
+    file: tokio::fs::File,
+}
+
+impl SpoolFile {
+    async fn create(storage: &std::path::Path, header: &[u8]) -> std::io::Result<SpoolFile> {
+        let dir = storage.to_path_buf();
+        let (fid, file) = tokio::task::spawn_blocking(move || spool::create_spool(&dir)).await??;
+        let mut spool = SpoolFile { fid, file: tokio::fs::File::from_std(file) };
+        if let Err(e) = spool.write(header).await {
+            spool.discard(storage);
+            return Err(e);
+        }
+        Ok(spool)
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.is_empty() { Ok(()) } else { self.file.write_all(bytes).await }
+    }
+
+    /// fsync the file and its folder entry.
+    async fn finish(mut self, storage: &std::path::Path) -> std::io::Result<()> {
+        self.file.flush().await?;
+        self.file.sync_all().await?;
+        let dir = storage.to_path_buf();
+        tokio::task::spawn_blocking(move || spool::sync_dir(&dir)).await?
+    }
+
+    fn discard(self, storage: &std::path::Path) {
+        drop(self.file);
+        spool::remove_spool(storage, &self.fid);
     }
 }
 

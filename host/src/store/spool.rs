@@ -40,6 +40,21 @@ pub fn write_spool(storage: &Path, parts: &[&[u8]]) -> io::Result<(String, u64)>
     Ok((fid, size))
 }
 
+/// A new, empty spool file for a message that will be streamed into it.
+/// The caller writes, then `sync_all`s the file and calls [`sync_dir`]
+/// before any row points at it, or removes it with [`remove_spool`].
+pub fn create_spool(storage: &Path) -> io::Result<(String, File)> {
+    std::fs::create_dir_all(storage)?;
+    create_unique(storage, |fid| spool_path(storage, fid))
+}
+
+/// Remove a spool file no row points at (a refused or broken message).
+pub fn remove_spool(storage: &Path, fid: &str) {
+    if let Err(e) = std::fs::remove_file(spool_path(storage, fid)) {
+        tracing::warn!(target: "db", "cannot remove spool file {fid}: {e}");
+    }
+}
+
 fn create_unique(dir: &Path, path_of: impl Fn(&str) -> PathBuf) -> io::Result<(String, File)> {
     loop {
         let fid = new_fid();
