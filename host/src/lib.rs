@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod lineio;
 pub mod log;
 pub mod plugins;
 pub mod services;

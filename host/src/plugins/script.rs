@@ -122,7 +122,7 @@ impl Script {
     pub async fn eval(&self, code: &str) -> Result<String, ScriptError> {
         let _permit = self.permits.acquire().await.expect("semaphore is never closed");
         let mut inst = self.checkout().await?;
-        self.begin_call(&mut inst);
+        self.arm_budget(&mut inst.store);
         let result = inst.plugin.call_eval(&mut inst.store, code).await;
         self.finish(inst, result)
     }
@@ -141,7 +141,7 @@ impl Script {
         let timeout = self.info.spec.limits.session_timeout;
         let conn = ConnectionState::new(stream, timeout, service_lock, stats);
         let conn = inst.store.data_mut().table.push(conn).map_err(|e| ScriptError::Host(e.into()))?;
-        self.begin_call(&mut inst);
+        self.arm_budget(&mut inst.store);
         let result = inst.plugin.call_serve(&mut inst.store, handler, conn, &peer).await;
         self.finish(inst, result)
     }
@@ -170,7 +170,7 @@ impl Script {
             .map_err(|e| ScriptError::Host(e.into()))?;
         let mut inst = Instance { store, plugin };
         let config = self.script_config(first);
-        self.begin_call(&mut inst);
+        self.arm_budget(&mut inst.store);
         let result = inst.plugin.call_load(&mut inst.store, &config).await;
         let inst_result = match result {
             Ok(Ok(())) => Ok(()),
@@ -229,10 +229,6 @@ impl Script {
             write_roots: paths(spec.grants.write_paths()),
             args: self.info.args.clone(),
         }
-    }
-
-    fn begin_call(&self, inst: &mut Instance) {
-        self.arm_budget(&mut inst.store);
     }
 
     /// A fresh CPU budget for the next call (instantiation included).

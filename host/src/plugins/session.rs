@@ -4,12 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::bindings::IoError;
+use crate::lineio::{LineRead, read_line};
 use crate::services::ServiceStats;
 
 /// Longest line `receive` accepts; a longer one is an error, not a buffer
@@ -45,38 +46,13 @@ impl ConnectionState {
     /// One line without CR/LF. EOF before any byte is `closed`; EOF after
     /// some bytes returns them as the last line.
     pub async fn receive_line(&mut self) -> Result<Vec<u8>, IoError> {
-        let timeout = self.timeout;
-        let mut line = Vec::new();
-        let read = async {
-            loop {
-                let buf = self.reader.fill_buf().await.map_err(|_| IoError::Closed)?;
-                if buf.is_empty() {
-                    return if line.is_empty() { Err(IoError::Closed) } else { Ok(()) };
-                }
-                let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
-                    Some(i) => (&buf[..=i], true),
-                    None => (buf, false),
-                };
-                if line.len() + chunk.len() > MAX_LINE + 2 {
-                    return Err(IoError::TooLong);
-                }
-                line.extend_from_slice(chunk);
-                let used = chunk.len();
-                self.reader.consume(used);
-                if done {
-                    return Ok(());
-                }
+        match tokio::time::timeout(self.timeout, read_line(&mut self.reader, MAX_LINE + 2)).await {
+            Ok(Ok(LineRead::Line { text, consumed })) => {
+                self.stats.add_received(consumed);
+                Ok(text)
             }
-        };
-        match tokio::time::timeout(timeout, read).await {
-            Ok(Ok(())) => {
-                self.stats.add_received(line.len());
-                while matches!(line.last(), Some(b'\n' | b'\r')) {
-                    line.pop();
-                }
-                Ok(line)
-            }
-            Ok(Err(e)) => Err(e),
+            Ok(Ok(LineRead::TooLong)) => Err(IoError::TooLong),
+            Ok(Ok(LineRead::Closed)) | Ok(Err(_)) => Err(IoError::Closed),
             Err(_) => Err(IoError::Timeout),
         }
     }

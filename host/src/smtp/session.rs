@@ -19,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use super::address::{ForwardPath, Mailbox, ReversePath};
 use super::command::{self, Body, Command, MailParams};
 use super::data::{DataReader, Feed};
+use crate::lineio::{self, LineRead};
 use crate::store::{Store, StoreError, accounts, queue, spool};
 
 /// Server-wide settings every session reads.
@@ -356,60 +357,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     async fn read_line(&mut self, timeout: Duration) -> std::io::Result<Line> {
-        let mut line = Vec::new();
-        let read = async {
-            loop {
-                let buf = self.io.fill_buf().await?;
-                if buf.is_empty() {
-                    return Ok(if line.is_empty() { Line::Closed } else { Line::Text(std::mem::take(&mut line)) });
-                }
-                let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
-                    Some(i) => (&buf[..=i], true),
-                    None => (buf, false),
-                };
-                let used = chunk.len();
-                let too_long = line.len() + used > MAX_LINE;
-                if !too_long {
-                    line.extend_from_slice(chunk);
-                }
-                self.io.consume(used);
-                if too_long {
-                    // Skip to the end of the over-long line, then report it.
-                    if !done {
-                        self.skip_line().await?;
-                    }
-                    return Ok(Line::TooLong);
-                }
-                if done {
-                    while matches!(line.last(), Some(b'\n' | b'\r')) {
-                        line.pop();
-                    }
-                    return Ok(Line::Text(std::mem::take(&mut line)));
-                }
-            }
-        };
-        match tokio::time::timeout(timeout, read).await {
-            Ok(r) => r,
+        match tokio::time::timeout(timeout, lineio::read_line(&mut self.io, MAX_LINE)).await {
+            Ok(Ok(LineRead::Line { text, .. })) => Ok(Line::Text(text)),
+            Ok(Ok(LineRead::TooLong)) => Ok(Line::TooLong),
+            Ok(Ok(LineRead::Closed)) => Ok(Line::Closed),
+            Ok(Err(e)) => Err(e),
             Err(_) => Ok(Line::TimedOut),
-        }
-    }
-
-    async fn skip_line(&mut self) -> std::io::Result<()> {
-        loop {
-            let buf = self.io.fill_buf().await?;
-            if buf.is_empty() {
-                return Ok(());
-            }
-            match buf.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    self.io.consume(i + 1);
-                    return Ok(());
-                }
-                None => {
-                    let n = buf.len();
-                    self.io.consume(n);
-                }
-            }
         }
     }
 

@@ -28,8 +28,7 @@ pub fn letter_path(folder: &Path, fid: &str) -> PathBuf {
 /// Write `parts` (e.g. a Received header, then the message) into a new spool
 /// file, durably. Returns the file id and the size in bytes.
 pub fn write_spool(storage: &Path, parts: &[&[u8]]) -> io::Result<(String, u64)> {
-    std::fs::create_dir_all(storage)?;
-    let (fid, mut file) = create_unique(storage, |fid| spool_path(storage, fid))?;
+    let (fid, mut file) = create_spool(storage)?;
     let mut size = 0u64;
     for part in parts {
         file.write_all(part)?;
