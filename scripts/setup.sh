@@ -5,6 +5,8 @@
 #   - a C compiler with LLVM >= 20 for Lua's sources: Debian's clang-22 with
 #     wasi-libc headers, or else the pinned ziglang PyPI package
 #   - lua5.4 (the native baseline in bench/) and pytest (the end-to-end tests)
+#   - mail tools the tests drive: swaks, postfix (for smtp-source/smtp-sink;
+#     preseeded, never started), openssl, dig; aiosmtpd (the outbound sink)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,12 +17,21 @@ need_apt=()
 command -v clang-22 >/dev/null || need_apt+=(clang-22)
 [ -f /usr/include/wasm32-wasi/stdio.h ] || need_apt+=(wasi-libc)
 command -v lua5.4 >/dev/null || need_apt+=(lua5.4)
+command -v swaks >/dev/null || need_apt+=(swaks libnet-ssleay-perl libauthen-sasl-perl)
+[ -x /usr/sbin/smtp-source ] || need_apt+=(postfix)
+command -v openssl >/dev/null || need_apt+=(openssl)
+command -v dig >/dev/null || need_apt+=(dnsutils)
+command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
+  # postfix asks questions on install; it is only wanted for its tools.
+  printf '%s\n' 'postfix postfix/main_mailer_type select No configuration' \
+    'postfix postfix/mailname string localhost' | $SUDO debconf-set-selections
   $SUDO apt-get update -qq
   if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"; then
     echo "setup: apt could not install ${need_apt[*]}; falling back to the ziglang PyPI package"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends lua5.4 || true
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends lua5.4 swaks \
+      libnet-ssleay-perl libauthen-sasl-perl postfix openssl dnsutils sqlite3 || true
   fi
 fi
 if ! command -v clang-22 >/dev/null && ! python3 -c 'import ziglang' 2>/dev/null; then
@@ -32,4 +43,6 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q 'pytest==9.2.0'
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q 'aiosmtpd==1.4.6' \
+  || python3 -m pip install -q --break-system-packages 'aiosmtpd==1.4.6'
 echo "setup: toolchain ready"

@@ -54,7 +54,7 @@ def test_broken_scripts_are_logged_and_the_rest_serve(tmp_path, start_server):
     log = server.log()
     assert re.search(r'script "syntax" \(syntax\.lua, LoadScript at .*rumble\.conf:3\) failed to load: syntax\.lua:1: ', log)
     assert re.search(r'script "crash" \(crash\.lua, LoadScript at .*rumble\.conf:4\) failed to load: crash\.lua:2: attempt to index a nil value', log)
-    assert "1 script(s) loaded, 1 service(s)" in log
+    assert "1 script(s) loaded, 2 service(s)" in log  # the script's service and the mailman
 
 
 def test_denials_are_logged_with_script_and_capability(tmp_path, start_server):

@@ -6,10 +6,12 @@ pub mod cli;
 pub mod config;
 pub mod lineio;
 pub mod log;
+pub mod mailman;
 pub mod plugins;
 pub mod services;
 pub mod smtp;
 pub mod store;
+pub mod stream;
 pub mod tls;
 
 /// The version in Rumble's `x.yy.zzzz` form, as `Rumble.serverInfo().version`.

@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::config::{self, Loaded};
+use crate::config::{self, Loaded, Settings};
+use crate::mailman::{Mailman, MailmanConfig};
 use crate::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
 use crate::services::ServiceManager;
 use crate::smtp::{self, SmtpContext};
 use crate::store::Store;
+use crate::tls::CertSource;
+use tokio::sync::Notify;
 
 /// How long sessions in progress get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -59,22 +62,20 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         services: services.clone(),
         print_to_stdout: false,
     });
-    if settings.smtp.enabled {
-        let ctx = Arc::new(SmtpContext {
-            server_name: settings.server_name.clone(),
-            max_size: settings.message_size_limit,
-            enforce_fqdn: settings.enforce_fqdn,
-            store: store.clone(),
-            storage: settings.storage_folder.clone(),
-            max_recipients: 100,
-            command_timeout: Duration::from_secs(300),
-            data_timeout: Duration::from_secs(180),
-            max_errors: 10,
-        });
-        smtp::start(ctx, &services, settings.smtp.port)
-            .await
-            .with_context(|| format!("cannot start SMTP on port {}", settings.smtp.port))?;
-    }
+    let queued = Arc::new(tokio::sync::Notify::new());
+    start_smtp(settings, &store, &services, queued.clone()).await?;
+    let mailman = MailmanConfig {
+        server_name: settings.server_name.clone(),
+        storage: settings.storage_folder.clone(),
+        delivery_attempts: settings.delivery_attempts,
+        retry_interval: settings.retry_interval,
+        ignore_mx: settings.ignore_mx.clone(),
+        force_ipv4: settings.force_ipv4,
+        dns_server: settings.dns_server,
+        outgoing_port: settings.outgoing_smtp_port,
+        bind_address: settings.outgoing_bind_to_address,
+    };
+    Mailman::start(mailman, store.clone(), &services, queued.clone()).context("cannot start the mailman")?;
     let mut scripts = Vec::new();
     for spec in &settings.scripts {
         let started = Instant::now();
@@ -97,6 +98,49 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     Ok(Server { store, services, scripts })
 }
 
+/// The three SMTP listeners that are enabled, sharing one context. TLS is
+/// loaded (or a self-signed certificate made) only if one of them runs.
+async fn start_smtp(s: &Settings, store: &Store, services: &ServiceManager, queued: Arc<Notify>) -> Result<()> {
+    let listeners = [("smtp", &s.smtp, smtp::MX), ("submission", &s.submission, smtp::SUBMISSION), ("smtps", &s.smtps, smtp::SMTPS)];
+    if !listeners.iter().any(|(_, l, _)| l.enabled) {
+        return Ok(());
+    }
+    let tls = crate::tls::load(s.tls_certificate.as_deref(), s.tls_key.as_deref(), &s.data_folder, &s.server_name)
+        .context("cannot set up TLS")?;
+    match &tls.source {
+        CertSource::Configured { cert } => tracing::info!(target: "core", "TLS certificate {}", cert.display()),
+        CertSource::SelfSigned { cert, created } => tracing::warn!(
+            target: "core",
+            "TLS uses a self-signed certificate{} {}: set TLSCertificate and TLSKey for one clients trust",
+            if *created { " created at" } else { "" },
+            cert.display()
+        ),
+    }
+    let ctx = Arc::new(SmtpContext {
+        server_name: s.server_name.clone(),
+        max_size: s.message_size_limit,
+        enforce_fqdn: s.enforce_fqdn,
+        store: store.clone(),
+        storage: s.storage_folder.clone(),
+        max_recipients: 100,
+        command_timeout: Duration::from_secs(300),
+        data_timeout: Duration::from_secs(180),
+        max_errors: 10,
+        tls: Some(tls.config),
+        allow_plaintext_auth: s.allow_plaintext_auth,
+        block_outgoing: s.block_outgoing_mail,
+        queued,
+    });
+    for (name, listener, kind) in listeners {
+        if listener.enabled {
+            smtp::start(ctx.clone(), services, name, listener.port, kind)
+                .await
+                .with_context(|| format!("cannot start {name} on port {}", listener.port))?;
+        }
+    }
+    Ok(())
+}
+
 fn report_config(loaded: &Loaded) {
     for w in &loaded.warnings {
         tracing::warn!(target: "config", "{w}");
@@ -106,8 +150,6 @@ fn report_config(loaded: &Loaded) {
     }
     let s = &loaded.settings;
     let pending: Vec<&str> = [
-        (s.submission.enabled, "submission"),
-        (s.smtps.enabled, "SMTPS"),
         (s.pop3.enabled, "POP3"),
         (s.imap4.enabled, "IMAP4"),
     ]

@@ -187,6 +187,11 @@ pub struct Settings {
     pub retry_interval: Duration,
     /// `BlockOutgoingMail`: refuse relaying to non-local domains.
     pub block_outgoing_mail: bool,
+    /// `DNSServer`: the one DNS server the mailman asks (`ip` or `ip:port`);
+    /// absent = the system resolver. Tests point it at their own answers.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// `OutgoingSMTPPort`: the port remote MX hosts are contacted on; default 25.
+    pub outgoing_smtp_port: u16,
     /// `TLSCertificate`: PEM certificate chain, resolved; needed by STARTTLS and *S ports.
     pub tls_certificate: Option<PathBuf>,
     /// `TLSKey`: PEM private key, resolved (never shown by `config.read` without naming it).
@@ -269,6 +274,8 @@ const KNOWN: &[&str] = &[
     "ScriptSessionTimeout",
     "ScriptLimit",
     "Grant",
+    "DNSServer",
+    "OutgoingSMTPPort",
 ];
 
 /// Directives that may repeat; every occurrence counts.
@@ -483,6 +490,8 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
         delivery_attempts: delivery_attempts(&r)?,
         retry_interval: retry_interval(&r)?,
         block_outgoing_mail: r.flag("BlockOutgoingMail")?,
+        dns_server: r.parsed("DNSServer", "an IP address with an optional port, such as 127.0.0.1:53", parse_dns_server)?,
+        outgoing_smtp_port: r.port("OutgoingSMTPPort", 25)?,
         tls_certificate,
         tls_key,
         allow_plaintext_auth: r.flag("AllowPlaintextAuth")?,
@@ -508,6 +517,10 @@ fn database_engine(r: &Reader<'_>) -> Result<DatabaseEngine, ConfigError> {
         parse_engine,
     )?;
     Ok(engine.unwrap_or(DatabaseEngine::Sqlite))
+}
+
+fn parse_dns_server(v: &str) -> Option<std::net::SocketAddr> {
+    v.parse().ok().or_else(|| v.parse::<IpAddr>().ok().map(|ip| std::net::SocketAddr::new(ip, 53)))
 }
 
 fn ip(r: &Reader<'_>, name: &str) -> Result<Option<IpAddr>, ConfigError> {
@@ -1052,6 +1065,7 @@ mod tests {
         assert!(s.ignore_mx.is_empty());
         assert_eq!(s.delivery_attempts, 5);
         assert_eq!(s.retry_interval, Duration::from_secs(360));
+        assert_eq!((s.dns_server, s.outgoing_smtp_port), (None, 25));
         assert!(!s.block_outgoing_mail);
         assert_eq!((s.tls_certificate, s.tls_key), (None, None));
         assert!(!s.allow_plaintext_auth);
@@ -1096,6 +1110,8 @@ IMAP4Port 1143
 IgnoreMX mx.FakeMX.net  mx.fakemx.com
 DeliveryAttempts 9
 RetryInterval 90
+DNSServer 127.0.0.1:5353
+OutgoingSMTPPort 2526
 BlockOutgoingMail on
 EnableSubmission 1
 SubmissionPort 1587
@@ -1182,6 +1198,10 @@ ScriptSessionTimeout 2m
         );
         assert_eq!(s.delivery_attempts, 9);
         assert_eq!(s.retry_interval, Duration::from_secs(90));
+        assert_eq!(s.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
+        assert_eq!(s.outgoing_smtp_port, 2526);
+        assert_eq!(parse_dns_server("::1"), Some("[::1]:53".parse().unwrap()));
+        assert_eq!(parse_dns_server("dns.example"), None);
         assert!(s.block_outgoing_mail);
         assert_eq!(s.tls_certificate, Some(p("/etc/rumble/tls/cert.pem")));
         assert_eq!(s.tls_key, Some(p("/etc/ssl/key.pem")));

@@ -46,7 +46,9 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
                 let accept = listener.as_ref().expect("bound above").accept();
                 tokio::select! {
                     accepted = accept => match accepted {
-                        Ok((stream, _)) => {
+                        Ok((stream, peer)) => {
+                            // Replies are small writes; Nagle plus delayed ACKs would hold each ~40 ms.
+                            let _ = stream.set_nodelay(true);
                             let permit = sessions.clone().acquire_owned().await.expect("never closed");
                             let (svc, handler) = (service.clone(), handler.clone());
                             tokio::spawn(async move {
@@ -54,7 +56,11 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
                                 stats.sessions.fetch_add(1, Ordering::Relaxed);
                                 stats.busy.fetch_add(1, Ordering::Relaxed);
                                 if let Err(e) = handler(stream, stats.clone()).await {
-                                    tracing::warn!(target: "svc", "service {}: session ended with an error: {e}", svc.name);
+                                    if is_disconnect(&e) {
+                                        tracing::debug!(target: "svc", "service {}: {peer} went away: {e}", svc.name);
+                                    } else {
+                                        tracing::warn!(target: "svc", "service {}: session with {peer} ended with an error: {e}", svc.name);
+                                    }
                                 }
                                 stats.busy.fetch_sub(1, Ordering::Relaxed);
                                 drop(permit);
@@ -68,4 +74,9 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
         }
     }
     tracing::info!(target: "svc", "service {} closed", service.name);
+}
+
+/// A client hanging up is routine, not worth a warning.
+fn is_disconnect(error: &str) -> bool {
+    ["Broken pipe", "Connection reset", "unexpected end of file"].iter().any(|m| error.contains(m))
 }

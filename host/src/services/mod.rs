@@ -81,6 +81,11 @@ impl Service {
     pub fn state(&self) -> ServiceState {
         *self.state.borrow()
     }
+
+    /// Follow the state (for services that are not listeners).
+    pub fn watch(&self) -> watch::Receiver<ServiceState> {
+        self.state.subscribe()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +146,16 @@ impl ServiceManager {
         tracing::info!(target: "svc", "service {name} listening on {}:{port} ({threads} sessions at once)", self.bind_address);
         tokio::spawn(listener::run(service.clone(), listener, self.bind_address, handler));
         Ok(service)
+    }
+
+    /// Register a service that listens on nothing (the mailman): it follows
+    /// its own state through [`Service::watch`] and counts its work in `stats`.
+    pub fn register_worker(&self, name: &str, threads: u32) -> Arc<Service> {
+        let (state, _) = watch::channel(ServiceState::Running);
+        let stats = Arc::new(ServiceStats::default());
+        let service = Arc::new(Service { name: name.into(), port: 0, threads, owner: None, stats, state });
+        self.services.lock().unwrap_or_else(|e| e.into_inner()).push(service.clone());
+        service
     }
 
     pub fn start(&self, name: &str) -> Result<(), ServiceError> {

@@ -1,26 +1,32 @@
-//! One SMTP session (RFC 5321) on the MX port: greeting, EHLO/HELO, a mail
-//! transaction (MAIL, RCPT, DATA), RSET/NOOP/VRFY/HELP/QUIT.
+//! One SMTP session (RFC 5321): greeting, EHLO/HELO, STARTTLS, AUTH, a
+//! mail transaction (MAIL, RCPT, DATA or BDAT), RSET/NOOP/VRFY/HELP/QUIT.
 //!
-//! What it guarantees: a `250` after DATA is sent only once the message file
-//! and its queue rows are durable (see store/spool.rs); recipients are only
-//! local addresses that exist (no relaying without authentication, which
-//! arrives with STARTTLS/AUTH); the null sender `<>` is accepted; size is
-//! enforced on SIZE= and on the bytes actually received; every error has an
-//! enhanced status code; a client that sends too many bad commands or stays
-//! silent is disconnected.
+//! What it guarantees: a `250` for a message is sent only once its file and
+//! queue rows are durable (message.rs); mail for other domains is accepted
+//! only from authenticated clients, never as an open relay; the null sender
+//! `<>` is accepted; size is enforced on SIZE= and on the bytes received;
+//! AUTH is offered only under TLS unless the operator allows plain text;
+//! every error has an enhanced status code; a client that sends too many bad
+//! commands or stays silent is disconnected.
+//!
+//! `dispatch` is the one place every command passes through, with the
+//! session's envelope at hand: the hook point for scripts.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 
 use super::address::{ForwardPath, Mailbox, ReversePath};
-use super::command::{self, Body, Command, MailParams};
-use super::data::{DataReader, Feed};
+use super::auth::{self, Credentials};
+use super::command::{self, Command, MailParams};
+use super::message::Chunking;
 use crate::lineio::{self, LineRead};
-use crate::store::{Store, StoreError, accounts, queue, spool};
+use crate::services::ServiceStats;
+use crate::store::{Store, StoreError, accounts};
+use crate::stream::{self, BoxStream};
 
 /// Server-wide settings every session reads.
 pub struct SmtpContext {
@@ -38,28 +44,57 @@ pub struct SmtpContext {
     pub data_timeout: Duration,
     /// Bad commands tolerated before the session is closed.
     pub max_errors: u32,
+    /// The server's TLS setup; STARTTLS is offered when present.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `AllowPlaintextAuth`: offer AUTH before TLS.
+    pub allow_plaintext_auth: bool,
+    /// `BlockOutgoingMail`: no relaying for clients, even authenticated.
+    pub block_outgoing: bool,
+    /// Told when a message is queued, so delivery starts at once.
+    pub queued: Arc<tokio::sync::Notify>,
+}
+
+/// Which listener a session came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Port {
+    /// Port 25: mail for our domains from anyone; relaying after AUTH.
+    Mx,
+    /// Ports 587/465 (RFC 6409, RFC 8314): AUTH before any MAIL.
+    Submission,
 }
 
 /// Longest command line read at all (the parser applies RFC limits below it).
 const MAX_LINE: usize = 4096;
+/// Pause after a failed AUTH, to slow down password guessing.
+const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(300);
 
-struct Transaction {
-    from: ReversePath,
-    params: MailParams,
-    rcpts: Vec<String>,
+pub(super) struct Transaction {
+    pub(super) from: ReversePath,
+    pub(super) params: MailParams,
+    pub(super) rcpts: Vec<String>,
+    /// Set once BDAT started this message (RFC 3030).
+    pub(super) chunking: Option<Chunking>,
 }
 
-pub struct Session<S> {
-    io: BufReader<S>,
-    ctx: Arc<SmtpContext>,
-    peer: SocketAddr,
-    helo: Option<String>,
-    esmtp: bool,
-    tx: Option<Transaction>,
+pub struct Session {
+    pub(super) io: BufReader<BoxStream>,
+    pub(super) ctx: Arc<SmtpContext>,
+    pub(super) peer: SocketAddr,
+    pub(super) stats: Arc<ServiceStats>,
+    port: Port,
+    pub(super) tls: bool,
+    pub(super) helo: Option<String>,
+    pub(super) esmtp: bool,
+    /// The authenticated address.
+    pub(super) auth: Option<String>,
+    pub(super) tx: Option<Transaction>,
     errors: u32,
+    /// Replies not yet sent: with PIPELINING they go out together, when the
+    /// client's input is used up (RFC 2920 §3.2).
+    out: Vec<u8>,
 }
 
-enum Next {
+pub(super) enum Next {
     Continue,
     Close,
 }
@@ -71,16 +106,43 @@ enum Line {
     TimedOut,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
-    pub fn new(stream: S, peer: SocketAddr, ctx: Arc<SmtpContext>) -> Self {
-        Session { io: BufReader::new(stream), ctx, peer, helo: None, esmtp: false, tx: None, errors: 0 }
+/// Where a recipient would go.
+enum Recipient {
+    Local(String),
+    Unknown,
+    Foreign(String),
+}
+
+impl Session {
+    /// `tls` says the stream is already encrypted (implicit-TLS port).
+    pub fn new(stream: BoxStream, peer: SocketAddr, ctx: Arc<SmtpContext>, port: Port, tls: bool, stats: Arc<ServiceStats>) -> Self {
+        Session {
+            io: BufReader::new(stream),
+            ctx,
+            peer,
+            stats,
+            port,
+            tls,
+            helo: None,
+            esmtp: false,
+            auth: None,
+            tx: None,
+            errors: 0,
+            out: Vec::new(),
+        }
     }
 
     pub async fn run(mut self) -> std::io::Result<()> {
+        let result = self.serve().await;
+        let flushed = self.flush_out().await;
+        result.and(flushed)
+    }
+
+    async fn serve(&mut self) -> std::io::Result<()> {
         let greeting = format!("220 {} ESMTP Rumble ready", self.ctx.server_name);
         self.reply_line(&greeting).await?;
         loop {
-            let line = match self.read_line(self.ctx.command_timeout).await? {
+            let line = match self.read_line().await? {
                 Line::Text(l) => l,
                 Line::TooLong => {
                     self.error(500, "5.5.2", "Line too long").await?;
@@ -88,7 +150,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 }
                 Line::Closed => return Ok(()),
                 Line::TimedOut => {
-                    return self.reply(421, "4.4.2", &format!("{} timeout, closing connection", self.ctx.server_name)).await;
+                    let text = format!("{} timeout, closing connection", self.ctx.server_name);
+                    return self.reply(421, "4.4.2", &text).await;
                 }
             };
             let next = match command::parse(&line, self.utf8_allowed()) {
@@ -99,10 +162,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     Next::Continue
                 }
             };
-            if matches!(next, Next::Close) || self.errors >= self.ctx.max_errors {
-                if self.errors >= self.ctx.max_errors {
-                    self.reply(421, "4.7.0", "Too many errors, closing connection").await?;
-                }
+            if self.errors >= self.ctx.max_errors {
+                return self.reply(421, "4.7.0", "Too many errors, closing connection").await;
+            }
+            if matches!(next, Next::Close) {
                 return Ok(());
             }
         }
@@ -121,11 +184,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         match cmd {
             Command::Ehlo(domain) => self.hello(domain, true).await?,
             Command::Helo(domain) => self.hello(domain, false).await?,
+            Command::StartTls => return self.starttls().await,
+            Command::Auth { mechanism, initial } => self.authenticate(&mechanism, initial).await?,
             Command::Mail { from, params } => self.mail(from, params).await?,
             Command::Rcpt { to, .. } => self.rcpt(to).await?,
             Command::Data => return self.data().await,
+            Command::Bdat { size, last } => return self.bdat(size, last).await,
             Command::Rset => {
-                self.tx = None;
+                self.tx = None; // authentication survives RSET
                 self.reply(250, "2.0.0", "OK").await?;
             }
             Command::Noop => self.reply(250, "2.0.0", "OK").await?,
@@ -137,11 +203,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.reply(221, "2.0.0", &format!("{} closing connection", self.ctx.server_name)).await?;
                 return Ok(Next::Close);
             }
-            Command::Bdat { .. } | Command::StartTls | Command::Auth { .. } => {
-                self.error(502, "5.5.1", "Command not implemented").await?;
-            }
         }
         Ok(Next::Continue)
+    }
+
+    fn auth_offered(&self) -> bool {
+        self.tls || self.ctx.allow_plaintext_auth
     }
 
     async fn hello(&mut self, domain: String, esmtp: bool) -> std::io::Result<()> {
@@ -158,13 +225,162 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let mut lines = vec![format!("{name} greets {}", self.peer.ip())];
         lines.push("PIPELINING".into());
         lines.push(if self.ctx.max_size > 0 { format!("SIZE {}", self.ctx.max_size) } else { "SIZE".into() });
-        lines.extend(["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8"].map(String::from));
+        lines.extend(["8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "CHUNKING"].map(String::from));
+        if self.ctx.tls.is_some() && !self.tls {
+            lines.push("STARTTLS".into());
+        }
+        if self.auth_offered() {
+            lines.push("AUTH PLAIN LOGIN".into());
+        }
         self.multiline(250, &lines).await
+    }
+
+    /// RFC 3207: after the handshake the session starts over; anything the
+    /// client pipelined after STARTTLS in clear text is thrown away (the
+    /// command-injection attack of CVE-2011-0411).
+    async fn starttls(&mut self) -> std::io::Result<Next> {
+        let Some(config) = self.ctx.tls.clone() else {
+            self.error(502, "5.5.1", "STARTTLS not available").await?;
+            return Ok(Next::Continue);
+        };
+        if self.tls {
+            self.error(503, "5.5.1", "TLS already active").await?;
+            return Ok(Next::Continue);
+        }
+        self.reply(220, "2.0.0", "Ready to start TLS").await?;
+        self.flush_out().await?;
+        let plain = std::mem::replace(&mut self.io, BufReader::new(stream::detached())).into_inner();
+        let handshake = tokio::time::timeout(self.ctx.command_timeout, stream::accept_tls(plain, config)).await;
+        match handshake {
+            Ok(Ok(tls)) => {
+                self.io = BufReader::new(tls);
+                self.tls = true;
+                self.helo = None;
+                self.esmtp = false;
+                self.auth = None;
+                self.tx = None;
+                Ok(Next::Continue)
+            }
+            Ok(Err(e)) => {
+                tracing::info!(target: "smtp", "{}: TLS handshake failed: {e}", self.peer.ip());
+                Ok(Next::Close)
+            }
+            Err(_) => Ok(Next::Close),
+        }
+    }
+
+    async fn authenticate(&mut self, mechanism: &str, initial: Option<String>) -> std::io::Result<()> {
+        if self.helo.is_none() {
+            return self.error(503, "5.5.1", "Send EHLO first").await;
+        }
+        if self.auth.is_some() {
+            return self.error(503, "5.5.1", "Already authenticated").await;
+        }
+        if self.tx.is_some() {
+            return self.error(503, "5.5.1", "AUTH is not allowed during a mail transaction").await;
+        }
+        if !self.auth_offered() {
+            return self.error(538, "5.7.11", "Encryption required: use STARTTLS first").await;
+        }
+        let credentials = match mechanism {
+            "PLAIN" => self.sasl_plain(initial).await?,
+            "LOGIN" => self.sasl_login(initial).await?,
+            _ => return self.error(504, "5.5.4", "Unrecognized authentication mechanism (PLAIN or LOGIN)").await,
+        };
+        let credentials = match credentials {
+            SaslStep::Done(c) => c,
+            SaslStep::Cancelled => return self.error(501, "5.0.0", "Authentication cancelled").await,
+            SaslStep::Invalid(why) => return self.error(501, "5.5.2", &format!("Invalid SASL response: {why}")).await,
+            SaslStep::Closed => return Ok(()),
+        };
+        match self.check_credentials(&credentials).await {
+            Ok(Some(address)) => {
+                tracing::info!(target: "smtp", "{}: authenticated as {address}", self.peer.ip());
+                self.auth = Some(address);
+                self.reply(235, "2.7.0", "Authentication successful").await
+            }
+            Ok(None) => {
+                tracing::warn!(target: "smtp", "{}: AUTH {mechanism} failed for {:?}", self.peer.ip(), credentials.user);
+                self.stats.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(AUTH_FAILURE_DELAY).await;
+                self.error(535, "5.7.8", "Authentication credentials invalid").await
+            }
+            Err(e) => {
+                tracing::error!(target: "smtp", "AUTH lookup failed: {e}");
+                self.reply(454, "4.7.0", "Temporary authentication failure").await
+            }
+        }
+    }
+
+    async fn sasl_plain(&mut self, initial: Option<String>) -> std::io::Result<SaslStep> {
+        let response = match initial {
+            Some(r) => r,
+            None => match self.sasl_read("").await? {
+                Ok(r) => r,
+                Err(step) => return Ok(step),
+            },
+        };
+        Ok(match auth::decode_response(&response).and_then(|d| auth::parse_plain(&d)) {
+            Ok(c) => SaslStep::Done(c),
+            Err(e) => SaslStep::Invalid(e.to_string()),
+        })
+    }
+
+    async fn sasl_login(&mut self, initial: Option<String>) -> std::io::Result<SaslStep> {
+        let user = match initial {
+            Some(r) => r,
+            None => match self.sasl_read(&auth::encode_challenge("Username:")).await? {
+                Ok(r) => r,
+                Err(step) => return Ok(step),
+            },
+        };
+        let password = match self.sasl_read(&auth::encode_challenge("Password:")).await? {
+            Ok(r) => r,
+            Err(step) => return Ok(step),
+        };
+        let field = |r: &str| auth::decode_response(r).and_then(auth::parse_login_field);
+        Ok(match (field(&user), field(&password)) {
+            (Ok(user), Ok(password)) => SaslStep::Done(Credentials { user, password }),
+            (Err(e), _) | (_, Err(e)) => SaslStep::Invalid(e.to_string()),
+        })
+    }
+
+    /// Send a `334` challenge and read the client's response line.
+    async fn sasl_read(&mut self, challenge: &str) -> std::io::Result<Result<String, SaslStep>> {
+        self.reply_line(&format!("334 {challenge}")).await?;
+        let line = match self.read_line().await? {
+            Line::Text(l) => l,
+            Line::TooLong => return Ok(Err(SaslStep::Invalid("line too long".into()))),
+            Line::Closed | Line::TimedOut => return Ok(Err(SaslStep::Closed)),
+        };
+        let text = String::from_utf8_lossy(&line).trim().to_string();
+        Ok(if text == "*" { Err(SaslStep::Cancelled) } else { Ok(text) })
+    }
+
+    /// The account's address if `user@domain` exists and the password is
+    /// right. The password hash is checked off the store thread (argon2 is
+    /// deliberately slow).
+    async fn check_credentials(&self, c: &Credentials) -> Result<Option<String>, StoreError> {
+        let Some((user, domain)) = c.user.rsplit_once('@') else {
+            return Ok(None);
+        };
+        let (user, domain) = (user.to_lowercase(), domain.to_lowercase());
+        let account = self.ctx.store.call(move |conn| accounts::exact_account(conn, &domain, &user)).await?;
+        let Some(account) = account else {
+            return Ok(None);
+        };
+        let given = c.password.clone();
+        let checked = account.clone();
+        let ok = tokio::task::spawn_blocking(move || checked.check_password(&given)).await.unwrap_or(false);
+        Ok(ok.then(|| account.address()))
     }
 
     async fn mail(&mut self, from: ReversePath, params: MailParams) -> std::io::Result<()> {
         if self.helo.is_none() {
             return self.error(503, "5.5.1", "Send EHLO or HELO first").await;
+        }
+        if self.port == Port::Submission && self.auth.is_none() {
+            return self.error(530, "5.7.0", "Authentication required").await;
         }
         if self.tx.is_some() {
             return self.error(503, "5.5.1", "Nested MAIL command").await;
@@ -174,7 +390,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 return self.reply(552, "5.3.4", &format!("Message size exceeds fixed limit of {max} bytes")).await;
             }
         }
-        self.tx = Some(Transaction { from, params, rcpts: Vec::new() });
+        self.tx = Some(Transaction { from, params, rcpts: Vec::new(), chunking: None });
         self.reply(250, "2.1.0", "Sender OK").await
     }
 
@@ -182,32 +398,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(tx) = self.tx.as_ref() else {
             return self.error(503, "5.5.1", "Send MAIL first").await;
         };
+        if tx.chunking.is_some() {
+            return self.error(503, "5.5.1", "RCPT after BDAT").await;
+        }
         if tx.rcpts.len() >= self.ctx.max_recipients {
             return self.reply(452, "4.5.3", "Too many recipients").await;
         }
+        let sender_domain = tx.from.mailbox().map(Mailbox::domain_lower);
         let mailbox = match to {
             ForwardPath::Mailbox(m) => m,
             ForwardPath::Postmaster => Mailbox { local: "postmaster".into(), domain: self.ctx.server_name.clone() },
         };
-        match self.local_recipient(&mailbox).await {
-            Ok(Some(address)) => {
-                if let Some(tx) = self.tx.as_mut() {
-                    tx.rcpts.push(address);
-                }
-                self.reply(250, "2.1.5", "Recipient OK").await
-            }
-            Ok(None) => self.reply(550, "5.1.1", "No such user here").await,
-            Err(RcptRefusal::NotLocal) => self.reply(554, "5.7.1", "Relay access denied").await,
-            Err(RcptRefusal::Store(e)) => {
+        let found = match self.classify(&mailbox).await {
+            Ok(found) => found,
+            Err(e) => {
                 tracing::error!(target: "smtp", "RCPT lookup failed: {e}");
-                self.reply(451, "4.3.0", "Temporary lookup failure, try again later").await
+                return self.reply(451, "4.3.0", "Temporary lookup failure, try again later").await;
             }
+        };
+        let address = match found {
+            Recipient::Local(address) => address,
+            Recipient::Unknown => return self.refuse(550, "5.1.1", "No such user here").await,
+            Recipient::Foreign(address) => match self.relay_refusal(sender_domain).await {
+                None => address,
+                Some((code, status, text)) => return self.refuse(code, status, &text).await,
+            },
+        };
+        if let Some(tx) = self.tx.as_mut() {
+            tx.rcpts.push(address);
         }
+        self.reply(250, "2.1.5", "Recipient OK").await
     }
 
-    /// The recipient's address if it is a local account; `NotLocal` if its
-    /// domain is not ours (relaying needs authentication).
-    async fn local_recipient(&self, m: &Mailbox) -> Result<Option<String>, RcptRefusal> {
+    async fn classify(&self, m: &Mailbox) -> Result<Recipient, StoreError> {
         let domain = m.domain_lower();
         let user = m.local.to_lowercase();
         let (d, u) = (domain.clone(), user.clone());
@@ -220,144 +443,63 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 }
                 Ok(Some(accounts::find_account(c, &d, &u)?.is_some()))
             })
-            .await
-            .map_err(RcptRefusal::Store)?;
-        match found {
-            None => Err(RcptRefusal::NotLocal),
-            Some(true) => Ok(Some(format!("{user}@{domain}"))),
-            Some(false) => Ok(None),
-        }
+            .await?;
+        Ok(match found {
+            None => Recipient::Foreign(m.to_string()),
+            Some(true) => Recipient::Local(format!("{user}@{domain}")),
+            Some(false) => Recipient::Unknown,
+        })
     }
 
-    async fn data(&mut self) -> std::io::Result<Next> {
-        let Some(tx) = self.tx.as_ref() else {
-            self.error(503, "5.5.1", "Send MAIL first").await?;
-            return Ok(Next::Continue);
-        };
-        if tx.rcpts.is_empty() {
-            self.error(554, "5.5.1", "No valid recipients").await?;
-            return Ok(Next::Continue);
+    /// Why mail for another domain may not be relayed, if it may not: the
+    /// client is not authenticated, the operator blocks outgoing mail, or
+    /// the sender's (local) domain has the no-relay flag.
+    async fn relay_refusal(&self, sender_domain: Option<String>) -> Option<(u16, &'static str, String)> {
+        if self.auth.is_none() {
+            return Some((554, "5.7.1", "Relay access denied".into()));
         }
-        let received = self.received_header(tx);
-        self.reply(354, "", "Start mail input; end with <CRLF>.<CRLF>").await?;
-        let mut spool = match SpoolFile::create(&self.ctx.storage, received.as_bytes()).await {
-            Ok(f) => Some(f),
+        if self.ctx.block_outgoing {
+            return Some((550, "5.7.1", "Relaying is disabled on this server".into()));
+        }
+        let domain = sender_domain?;
+        let d = domain.clone();
+        let flags = self.ctx.store.call(move |c| Ok(accounts::find_domain(c, &d)?.map(|d| d.flags))).await;
+        match flags {
+            Ok(Some(flags)) if flags & accounts::DOMAIN_NO_RELAY != 0 => {
+                Some((550, "5.7.1", format!("Relaying is disabled for senders in {domain}")))
+            }
+            Ok(_) => None,
             Err(e) => {
-                tracing::error!(target: "smtp", "cannot create a spool file: {e}");
-                None // read the message anyway, to stay in step, then refuse it
-            }
-        };
-        let mut reader = DataReader::new(self.ctx.max_size);
-        let mut chunk = Vec::new();
-        let complete = loop {
-            let buf = match tokio::time::timeout(self.ctx.data_timeout, self.io.fill_buf()).await {
-                Ok(Ok(buf)) => buf,
-                Ok(Err(_)) | Err(_) => break false,
-            };
-            if buf.is_empty() {
-                break false;
-            }
-            let (used, done) = match reader.feed(buf, &mut chunk) {
-                Feed::NeedMore => (buf.len(), false),
-                Feed::Done { consumed } => (consumed, true),
-            };
-            self.io.consume(used);
-            if let Some(f) = spool.as_mut() {
-                if let Err(e) = f.write(&chunk).await {
-                    tracing::error!(target: "smtp", "writing spool file {}: {e}", f.fid);
-                    if let Some(f) = spool.take() {
-                        f.discard(&self.ctx.storage);
-                    }
-                }
-            }
-            chunk.clear();
-            if done {
-                break true;
-            }
-        };
-        let tx = self.tx.take().expect("checked above");
-        let storage = self.ctx.storage.clone();
-        let discard = |spool: Option<SpoolFile>| {
-            if let Some(f) = spool {
-                f.discard(&storage);
-            }
-        };
-        if !complete {
-            // Timeout, error or disconnect mid-message: nothing was acknowledged.
-            discard(spool);
-            self.reply(421, "4.4.2", "Timeout or error while receiving data, closing connection").await.ok();
-            return Ok(Next::Close);
-        }
-        if reader.bare_lf_end() {
-            // A bare LF around the end marker is how SMTP smuggling hides a
-            // second message (CVE-2023-51764): refuse, and read no further.
-            discard(spool);
-            tracing::warn!(target: "smtp", "{}: bare LF at the end of DATA; message refused, connection closed", self.peer.ip());
-            self.reply(554, "5.5.2", "Bare LF in the end-of-data sequence; message refused").await?;
-            return Ok(Next::Close);
-        }
-        if reader.too_big() {
-            discard(spool);
-            let max = self.ctx.max_size;
-            self.reply(552, "5.3.4", &format!("Message size exceeds fixed limit of {max} bytes")).await?;
-            return Ok(Next::Continue);
-        }
-        let Some(spool) = spool else {
-            self.reply(451, "4.3.0", "Local error in processing, try again later").await?;
-            return Ok(Next::Continue);
-        };
-        match self.commit_message(&tx, spool).await {
-            Ok(fid) => self.reply(250, "2.0.0", &format!("OK queued as {fid}")).await?,
-            Err(e) => {
-                tracing::error!(target: "smtp", "could not store a message from {}: {e}", self.peer.ip());
-                self.reply(451, "4.3.0", "Local error in processing, try again later").await?;
+                tracing::error!(target: "smtp", "relay check failed: {e}");
+                Some((451, "4.3.0", "Temporary lookup failure, try again later".into()))
             }
         }
-        Ok(Next::Continue)
     }
 
-    /// Make the spool file durable, then add its queue rows in one
-    /// transaction; only then may the caller say 250.
-    async fn commit_message(&self, tx: &Transaction, spool: SpoolFile) -> Result<String, String> {
-        let fid = spool.fid.clone();
-        let storage = self.ctx.storage.clone();
-        if let Err(e) = spool.finish(&storage).await {
-            spool::remove_spool(&storage, &fid);
-            return Err(format!("spool: {e}"));
-        }
-        let sender = match &tx.from {
-            ReversePath::Null => String::new(),
-            ReversePath::Mailbox(m) => m.to_string(),
-        };
-        let (rcpts, params, f) = (tx.rcpts.clone(), params_text(&tx.params), fid.clone());
-        let now = unix_now();
-        let queued = self.ctx.store.call(move |c| queue::enqueue(c, &f, &sender, &rcpts, &params, now)).await;
-        if let Err(e) = queued {
-            spool::remove_spool(&storage, &fid);
-            return Err(format!("queue: {e}"));
-        }
-        tracing::info!(target: "smtp", "queued {fid} from {} for {} recipient(s)", self.peer.ip(), tx.rcpts.len());
-        Ok(fid)
+    async fn refuse(&mut self, code: u16, status: &str, text: &str) -> std::io::Result<()> {
+        self.stats.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.reply(code, status, text).await
     }
 
-    fn received_header(&self, tx: &Transaction) -> String {
-        let helo = self.helo.as_deref().unwrap_or("unknown");
-        let with = if self.esmtp { "ESMTP" } else { "SMTP" };
-        let id = spool::new_fid();
-        let for_clause = match tx.rcpts.as_slice() {
-            [one] => format!("\r\n\tfor <{one}>"),
-            _ => String::new(),
-        };
-        format!(
-            "Received: from {helo} ([{}])\r\n\tby {} (Rumble) with {with} id {id}{for_clause};\r\n\t{}\r\n",
-            self.peer.ip(),
-            self.ctx.server_name,
-            rfc5322_now()
-        )
+    /// Send pending replies if the client has nothing more buffered: it is
+    /// waiting for them.
+    pub(super) async fn flush_if_idle(&mut self) -> std::io::Result<()> {
+        if self.io.buffer().is_empty() { self.flush_out().await } else { Ok(()) }
     }
 
-    async fn read_line(&mut self, timeout: Duration) -> std::io::Result<Line> {
-        match tokio::time::timeout(timeout, lineio::read_line(&mut self.io, MAX_LINE)).await {
+    pub(super) async fn flush_out(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        let w = self.io.get_mut();
+        w.write_all(&out).await?;
+        w.flush().await
+    }
+
+    async fn read_line(&mut self) -> std::io::Result<Line> {
+        self.flush_if_idle().await?;
+        match tokio::time::timeout(self.ctx.command_timeout, lineio::read_line(&mut self.io, MAX_LINE)).await {
             Ok(Ok(LineRead::Line { text, .. })) => Ok(Line::Text(text)),
             Ok(Ok(LineRead::TooLong)) => Ok(Line::TooLong),
             Ok(Ok(LineRead::Closed)) => Ok(Line::Closed),
@@ -366,73 +508,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
     }
 
-    async fn error(&mut self, code: u16, status: &str, text: &str) -> std::io::Result<()> {
+    pub(super) async fn error(&mut self, code: u16, status: &str, text: &str) -> std::io::Result<()> {
         self.errors += 1;
         self.reply(code, status, text).await
     }
 
-    async fn reply(&mut self, code: u16, status: &str, text: &str) -> std::io::Result<()> {
+    pub(super) async fn reply(&mut self, code: u16, status: &str, text: &str) -> std::io::Result<()> {
         let line = if status.is_empty() { format!("{code} {text}") } else { format!("{code} {status} {text}") };
         self.reply_line(&line).await
     }
 
     async fn multiline(&mut self, code: u16, lines: &[String]) -> std::io::Result<()> {
-        let mut out = String::new();
         for (i, l) in lines.iter().enumerate() {
             let sep = if i + 1 == lines.len() { ' ' } else { '-' };
-            out.push_str(&format!("{code}{sep}{l}\r\n"));
+            self.out.extend_from_slice(format!("{code}{sep}{l}\r\n").as_bytes());
         }
-        self.io.get_mut().write_all(out.as_bytes()).await?;
-        self.io.get_mut().flush().await
+        Ok(())
     }
 
     async fn reply_line(&mut self, line: &str) -> std::io::Result<()> {
-        let w = self.io.get_mut();
-        w.write_all(line.as_bytes()).await?;
-        w.write_all(b"\r\n").await?;
-        w.flush().await
+        self.out.extend_from_slice(line.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+        Ok(())
     }
 }
 
-/// A message being streamed into its spool file.
-struct SpoolFile {
-    fid: String,
-    file: tokio::fs::File,
-}
-
-impl SpoolFile {
-    async fn create(storage: &std::path::Path, header: &[u8]) -> std::io::Result<SpoolFile> {
-        let dir = storage.to_path_buf();
-        let (fid, file) = tokio::task::spawn_blocking(move || spool::create_spool(&dir)).await??;
-        let mut spool = SpoolFile { fid, file: tokio::fs::File::from_std(file) };
-        if let Err(e) = spool.write(header).await {
-            spool.discard(storage);
-            return Err(e);
-        }
-        Ok(spool)
-    }
-
-    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if bytes.is_empty() { Ok(()) } else { self.file.write_all(bytes).await }
-    }
-
-    /// fsync the file and its folder entry.
-    async fn finish(mut self, storage: &std::path::Path) -> std::io::Result<()> {
-        self.file.flush().await?;
-        self.file.sync_all().await?;
-        let dir = storage.to_path_buf();
-        tokio::task::spawn_blocking(move || spool::sync_dir(&dir)).await?
-    }
-
-    fn discard(self, storage: &std::path::Path) {
-        drop(self.file);
-        spool::remove_spool(storage, &self.fid);
-    }
-}
-
-enum RcptRefusal {
-    NotLocal,
-    Store(StoreError),
+enum SaslStep {
+    Done(Credentials),
+    Cancelled,
+    Invalid(String),
+    Closed,
 }
 
 /// `label.label` with letters, digits and hyphens, or an address literal.
@@ -442,36 +547,4 @@ fn looks_fqdn(domain: &str) -> bool {
     }
     let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
     labels.len() >= 2 && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
-}
-
-/// The ESMTP parameters kept with the queued message.
-fn params_text(p: &MailParams) -> String {
-    let mut out = Vec::new();
-    if let Some(size) = p.size {
-        out.push(format!("SIZE={size}"));
-    }
-    match p.body {
-        Some(Body::EightBitMime) => out.push("BODY=8BITMIME".into()),
-        Some(Body::BinaryMime) => out.push("BODY=BINARYMIME".into()),
-        Some(Body::SevenBit) => out.push("BODY=7BIT".into()),
-        None => {}
-    }
-    if p.smtputf8 {
-        out.push("SMTPUTF8".into());
-    }
-    if let Some(envid) = &p.envid {
-        out.push(format!("ENVID={envid}"));
-    }
-    out.join(" ")
-}
-
-fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn rfc5322_now() -> String {
-    let f = time::macros::format_description!(
-        "[weekday repr:short], [day padding:none] [month repr:short] [year] [hour]:[minute]:[second] +0000"
-    );
-    time::OffsetDateTime::now_utc().format(f).unwrap_or_default()
 }

@@ -53,22 +53,46 @@ pub fn enqueue(
     params: &str,
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
+    let tx = conn.transaction()?;
+    let ids = enqueue_in(&tx, fid, sender, recipients, params, now)?;
+    tx.commit()?;
+    Ok(ids)
+}
+
+/// `enqueue` inside the caller's transaction (alias expansion queues the
+/// targets and completes the alias row together).
+pub fn enqueue_in(
+    conn: &Connection,
+    fid: &str,
+    sender: &str,
+    recipients: &[String],
+    params: &str,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
     if recipients.is_empty() {
         return Err(StoreError::Invalid("a queued message needs at least one recipient".into()));
     }
-    let tx = conn.transaction()?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO queue (fid, sender, recipient, params, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )?;
     let mut ids = Vec::with_capacity(recipients.len());
-    {
-        let mut insert = tx.prepare(
-            "INSERT INTO queue (fid, sender, recipient, params, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        )?;
-        for rcpt in recipients {
-            insert.execute(params![fid, sender, rcpt, params, now])?;
-            ids.push(tx.last_insert_rowid());
-        }
+    for rcpt in recipients {
+        insert.execute(params![fid, sender, rcpt, params, now])?;
+        ids.push(conn.last_insert_rowid());
     }
-    tx.commit()?;
     Ok(ids)
+}
+
+/// Forget every lease: called once when the mailman starts, since the one
+/// process that could hold a lease is the one that just died or stopped.
+pub fn release_leases(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.execute("UPDATE queue SET lease_until = 0 WHERE lease_until > 0", [])?)
+}
+
+/// When the next row becomes due (its lease ignored: a leased row is being
+/// worked on and will be completed or rescheduled).
+pub fn next_due(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn.query_row("SELECT MIN(next_attempt) FROM queue WHERE lease_until = 0", [], |r| r.get(0))?)
 }
 
 /// Take up to `limit` due rows whose lease has run out, leasing them for

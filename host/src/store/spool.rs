@@ -47,6 +47,32 @@ pub fn create_spool(storage: &Path) -> io::Result<(String, File)> {
     create_unique(storage, |fid| spool_path(storage, fid))
 }
 
+/// Write a delivered copy of spool file `spool` into the letter folder
+/// `dir` under a new id, `header` (Return-Path, Delivered-To: RFC 5321
+/// §4.4 says the final hop adds them) first, durably. Returns the letter's
+/// id and size.
+pub fn deliver_letter(spool: &Path, dir: &Path, header: &[u8]) -> io::Result<(String, u64)> {
+    std::fs::create_dir_all(dir)?;
+    let mut source = File::open(spool)?;
+    let (fid, mut file) = create_unique(dir, |fid| letter_path(dir, fid))?;
+    let written = (|| {
+        file.write_all(header)?;
+        let copied = io::copy(&mut source, &mut file)?;
+        file.sync_all()?;
+        Ok::<u64, io::Error>(header.len() as u64 + copied)
+    })();
+    match written {
+        Ok(size) => {
+            sync_dir(dir)?;
+            Ok((fid, size))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(letter_path(dir, &fid));
+            Err(e)
+        }
+    }
+}
+
 /// Remove a spool file no row points at (a refused or broken message).
 pub fn remove_spool(storage: &Path, fid: &str) {
     if let Err(e) = std::fs::remove_file(spool_path(storage, fid)) {
@@ -80,6 +106,22 @@ mod tests {
         assert_eq!(a.len(), 16);
         assert!(a.bytes().all(|b| b.is_ascii_lowercase()));
         assert_ne!(a, new_fid());
+    }
+
+    #[test]
+    fn delivered_letters_are_separate_files_with_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = dir.path().join("storage");
+        let (fid, _) = write_spool(&storage, &[b"Subject: x\r\n\r\nbody\r\n"]).unwrap();
+        let letters = dir.path().join("letters");
+        let (a, size) = deliver_letter(&spool_path(&storage, &fid), &letters, b"Return-Path: <>\r\n").unwrap();
+        let (b, _) = deliver_letter(&spool_path(&storage, &fid), &letters, b"").unwrap();
+        assert_ne!(a, b);
+        remove_spool(&storage, &fid);
+        let text = std::fs::read(letter_path(&letters, &a)).unwrap();
+        assert_eq!(text, b"Return-Path: <>\r\nSubject: x\r\n\r\nbody\r\n");
+        assert_eq!(size, text.len() as u64);
+        assert!(letter_path(&letters, &b).exists());
     }
 
     #[test]

@@ -1,0 +1,201 @@
+//! The mailman: delivers what the queue holds. It runs as the managed
+//! service "mailman" (running delivers; suspended or stopped holds the
+//! queue; nothing is lost either way).
+//!
+//! Each round claims due rows with a lease (store/queue.rs), so no row is
+//! handed to two deliveries and none is dropped; a row leaves the queue only
+//! in the same transaction that records its outcome (a letter in a mailbox,
+//! alias targets queued, or a bounce queued). Local recipients are
+//! delivered into mailboxes (`local`); other domains and relay accounts go
+//! over SMTP (`remote`, `route`, `outbound`); failures become RFC 3464
+//! bounces (`dsn`, `outcome`).
+
+pub mod dsn;
+mod local;
+mod outcome;
+pub mod outbound;
+mod remote;
+pub mod route;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+
+use crate::services::{Service, ServiceManager, ServiceState};
+use crate::store::queue::{self, QueueItem};
+use crate::store::Store;
+
+/// What the mailman needs from rumble.conf.
+pub struct MailmanConfig {
+    pub server_name: String,
+    pub storage: PathBuf,
+    pub delivery_attempts: u32,
+    pub retry_interval: Duration,
+    pub ignore_mx: Vec<String>,
+    pub force_ipv4: bool,
+    pub dns_server: Option<SocketAddr>,
+    pub outgoing_port: u16,
+    pub bind_address: Option<IpAddr>,
+}
+
+/// Deliveries in progress at once.
+const WORKERS: usize = 16;
+/// Rows claimed per round.
+const BATCH: u32 = 64;
+/// A claimed row is someone's for this long; far longer than a delivery.
+const LEASE_SECS: i64 = 900;
+/// Look at the queue at least this often even without a wake-up.
+const IDLE_POLL: Duration = Duration::from_secs(30);
+
+pub struct Mailman {
+    pub(crate) cfg: MailmanConfig,
+    pub(crate) store: Store,
+    pub(crate) resolver: route::Resolver,
+    pub(crate) client: outbound::ClientConfig,
+    /// Rung when something is queued (by SMTP, or by the mailman itself).
+    pub(crate) queued: Arc<Notify>,
+    service: Arc<Service>,
+}
+
+impl Mailman {
+    /// Register the service "mailman" and start delivering.
+    pub fn start(cfg: MailmanConfig, store: Store, services: &ServiceManager, queued: Arc<Notify>) -> anyhow::Result<()> {
+        let resolver = route::resolver(cfg.dns_server)?;
+        let client = outbound::ClientConfig {
+            helo_name: cfg.server_name.clone(),
+            connect_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+            bind_address: cfg.bind_address,
+            tls: Some(outbound::opportunistic_tls()?),
+        };
+        let service = services.register_worker("mailman", WORKERS as u32);
+        let mailman = Arc::new(Mailman { cfg, store, resolver, client, queued, service });
+        tokio::spawn(mailman.run());
+        Ok(())
+    }
+
+    async fn run(self: Arc<Self>) {
+        match self.store.call(|c| queue::release_leases(c)).await {
+            Ok(n) if n > 0 => tracing::info!(target: "mailman", "{n} queue row(s) left by a previous run are due again"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(target: "mailman", "cannot release old leases: {e}"),
+        }
+        let workers = Arc::new(Semaphore::new(WORKERS));
+        let mut state = self.service.watch();
+        loop {
+            let current = *state.borrow_and_update();
+            match current {
+                ServiceState::Closed => break,
+                ServiceState::Stopped | ServiceState::Suspended => {
+                    if state.changed().await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                ServiceState::Running => {}
+            }
+            let claimed = self.clone().round(&workers).await;
+            if claimed == 0 {
+                let wait = self.idle_wait().await;
+                tokio::select! {
+                    _ = self.queued.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = state.changed() => {}
+                }
+            }
+        }
+        tracing::info!(target: "mailman", "mailman stopped");
+    }
+
+    /// Claim due rows and start their deliveries; returns how many.
+    async fn round(self: Arc<Self>, workers: &Arc<Semaphore>) -> usize {
+        let free = workers.available_permits();
+        if free == 0 {
+            // Every worker is busy: wait for one before claiming more.
+            drop(workers.clone().acquire_owned().await);
+            return 1;
+        }
+        let limit = BATCH.min(free as u32 * 4);
+        let now = unix_now();
+        let claimed = match self.store.call(move |c| queue::claim_due(c, now, limit, LEASE_SECS)).await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::error!(target: "mailman", "cannot read the queue: {e}");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                return 0;
+            }
+        };
+        let count = claimed.len();
+        for job in group(claimed) {
+            let permit = workers.clone().acquire_owned().await.expect("never closed");
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.service.stats.busy.fetch_add(1, Ordering::Relaxed);
+                me.deliver(job).await;
+                me.service.stats.busy.fetch_sub(1, Ordering::Relaxed);
+                drop(permit);
+            });
+        }
+        count
+    }
+
+    /// How long to sleep when nothing is due: until the next row is.
+    async fn idle_wait(&self) -> Duration {
+        let next = self.store.call(|c| queue::next_due(c)).await.ok().flatten();
+        match next {
+            Some(at) => Duration::from_secs((at - unix_now()).clamp(0, IDLE_POLL.as_secs() as i64) as u64)
+                .max(Duration::from_millis(200)),
+            None => IDLE_POLL,
+        }
+    }
+
+    async fn deliver(&self, job: Vec<QueueItem>) {
+        self.service.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        let mut remote = Vec::new();
+        for item in job {
+            match self.deliver_local(&item).await {
+                local::Handled::Done => {}
+                local::Handled::Remote(target) => remote.push((item, target)),
+            }
+        }
+        for (target, items) in group_remote(remote) {
+            self.deliver_remote(&target, items).await;
+        }
+    }
+}
+
+/// Rows of one message from one sender travel together, so a message for
+/// five recipients at one domain is sent once.
+fn group(items: Vec<QueueItem>) -> Vec<Vec<QueueItem>> {
+    let mut groups: HashMap<(String, String), Vec<QueueItem>> = HashMap::new();
+    let mut order = Vec::new();
+    for item in items {
+        let key = (item.fid.clone(), item.sender.clone());
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        groups.entry(key).or_default().push(item);
+    }
+    order.into_iter().filter_map(|k| groups.remove(&k)).collect()
+}
+
+fn group_remote(items: Vec<(QueueItem, remote::Target)>) -> Vec<(remote::Target, Vec<QueueItem>)> {
+    let mut out: Vec<(remote::Target, Vec<QueueItem>)> = Vec::new();
+    for (item, target) in items {
+        match out.iter_mut().find(|(t, _)| *t == target) {
+            Some((_, list)) => list.push(item),
+            None => out.push((target, vec![item])),
+        }
+    }
+    out
+}
+
+pub(crate) fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

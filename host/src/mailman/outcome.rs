@@ -1,0 +1,207 @@
+//! Recording what happened to queue rows: delivered rows leave the queue,
+//! temporary failures wait `RetryInterval` (until `DeliveryAttempts` is
+//! used up), permanent failures become one RFC 3464 bounce per message and
+//! sender. The bounce is written and queued in the same transaction that
+//! removes the failed rows, so a failure is never lost and never reported
+//! twice. Mail from the null sender is never bounced (RFC 5321 §4.5.5).
+
+use std::collections::HashMap;
+
+use super::dsn::{self, Action, Failure, Report};
+use super::{Mailman, unix_now};
+use crate::store::queue::{self, QueueItem};
+use crate::store::spool;
+
+/// Most of the original message returned in a bounce: its header block.
+const RETURNED_HEADERS_MAX: usize = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub(super) enum Outcome {
+    Delivered,
+    /// Try again later; the text starts with an enhanced status code or a reply.
+    Temporary(String),
+    Permanent { status: String, diagnostic: String, remote_mta: Option<String> },
+}
+
+impl Outcome {
+    pub(super) fn permanent(status: &str, text: String, remote_mta: Option<String>) -> Outcome {
+        Outcome::Permanent { status: status.into(), diagnostic: text, remote_mta }
+    }
+}
+
+impl Mailman {
+    pub(super) async fn settle(&self, results: Vec<(QueueItem, Outcome)>) {
+        let mut failed: Vec<(QueueItem, Failure)> = Vec::new();
+        for (item, outcome) in results {
+            match outcome {
+                Outcome::Delivered => self.complete(&item).await,
+                Outcome::Temporary(reason) => {
+                    if item.attempts + 1 >= i64::from(self.cfg.delivery_attempts) {
+                        let status = dsn::status_from_reply(&reason, false);
+                        failed.push((item.clone(), failure(&item, &status, reason, None)));
+                    } else {
+                        self.retry(&item, &reason).await;
+                    }
+                }
+                Outcome::Permanent { status, diagnostic, remote_mta } => {
+                    failed.push((item.clone(), failure(&item, &status, diagnostic, remote_mta)));
+                }
+            }
+        }
+        for group in by_message(failed) {
+            self.bounce(group).await;
+        }
+    }
+
+    async fn complete(&self, item: &QueueItem) {
+        let (id, fid) = (item.id, item.fid.clone());
+        let result = self
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                queue::complete(&tx, id)?;
+                let in_use = queue::spool_in_use(&tx, &fid)?;
+                tx.commit()?;
+                Ok(in_use)
+            })
+            .await;
+        match result {
+            Ok(false) => spool::remove_spool(&self.cfg.storage, &item.fid),
+            Ok(true) => {}
+            Err(e) => tracing::error!(target: "mailman", "cannot complete queue row {}: {e}", item.id),
+        }
+    }
+
+    async fn retry(&self, item: &QueueItem, reason: &str) {
+        let at = unix_now() + self.cfg.retry_interval.as_secs() as i64;
+        let (id, why) = (item.id, reason.to_string());
+        tracing::info!(
+            target: "mailman",
+            "{} to {} deferred (attempt {} of {}): {reason}",
+            item.fid,
+            item.recipient,
+            item.attempts + 1,
+            self.cfg.delivery_attempts
+        );
+        if let Err(e) = self.store.call(move |c| queue::reschedule(c, id, at, &why)).await {
+            tracing::error!(target: "mailman", "cannot reschedule queue row {id}: {e}");
+        }
+        // The delivery loop may be asleep without knowing this row's new time.
+        self.queued.notify_one();
+    }
+
+    /// One bounce for rows of the same message and sender.
+    async fn bounce(&self, group: Vec<(QueueItem, Failure)>) {
+        let first = group[0].0.clone();
+        for (item, f) in &group {
+            tracing::warn!(
+                target: "mailman",
+                "{} from <{}> to {} failed: {}",
+                item.fid,
+                item.sender,
+                item.recipient,
+                f.diagnostic.as_deref().unwrap_or(&f.status)
+            );
+        }
+        let bounce_fid = if first.sender.is_empty() {
+            None // never bounce a bounce
+        } else {
+            match self.write_bounce(&first, &group).await {
+                Ok(fid) => Some(fid),
+                Err(e) => {
+                    tracing::error!(target: "mailman", "cannot write a bounce for {}: {e}; will retry", first.fid);
+                    for (item, _) in &group {
+                        self.retry(item, "4.3.0 bounce could not be written").await;
+                    }
+                    return;
+                }
+            }
+        };
+        let ids: Vec<i64> = group.iter().map(|(i, _)| i.id).collect();
+        let (fid, sender, b) = (first.fid.clone(), first.sender.clone(), bounce_fid.clone());
+        let result = self
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                if let Some(b) = &b {
+                    queue::enqueue_in(&tx, b, "", std::slice::from_ref(&sender), "", unix_now())?;
+                }
+                for id in ids {
+                    queue::complete(&tx, id)?;
+                }
+                let in_use = queue::spool_in_use(&tx, &fid)?;
+                tx.commit()?;
+                Ok(in_use)
+            })
+            .await;
+        match result {
+            Ok(in_use) => {
+                if !in_use {
+                    spool::remove_spool(&self.cfg.storage, &first.fid);
+                }
+                if let Some(b) = bounce_fid {
+                    tracing::info!(target: "mailman", "bounce {b} queued for <{}>", first.sender);
+                    self.queued.notify_one();
+                }
+            }
+            Err(e) => {
+                tracing::error!(target: "mailman", "cannot record the bounce for {}: {e}", first.fid);
+                if let Some(b) = bounce_fid {
+                    spool::remove_spool(&self.cfg.storage, &b);
+                }
+            }
+        }
+    }
+
+    async fn write_bounce(&self, first: &QueueItem, group: &[(QueueItem, Failure)]) -> std::io::Result<String> {
+        let original = spool::spool_path(&self.cfg.storage, &first.fid);
+        let headers = tokio::task::spawn_blocking(move || read_head(&original)).await??;
+        let failures: Vec<Failure> = group.iter().map(|(_, f)| f.clone()).collect();
+        let envid = envid(&first.params);
+        let report = Report {
+            reporting_mta: &self.cfg.server_name,
+            original_sender: &first.sender,
+            envid: envid.as_deref(),
+            arrival: first.created,
+            failures: &failures,
+            original_headers: &headers,
+            return_full: false,
+        };
+        let message = dsn::build(&report);
+        let storage = self.cfg.storage.clone();
+        let (fid, _) = tokio::task::spawn_blocking(move || spool::write_spool(&storage, &[&message])).await??;
+        Ok(fid)
+    }
+}
+
+fn failure(item: &QueueItem, status: &str, diagnostic: String, remote_mta: Option<String>) -> Failure {
+    Failure {
+        recipient: item.recipient.clone(),
+        original_recipient: None,
+        action: Action::Failed,
+        status: status.to_string(),
+        remote_mta,
+        diagnostic: Some(diagnostic),
+        last_attempt: Some(unix_now()),
+    }
+}
+
+fn by_message(failed: Vec<(QueueItem, Failure)>) -> Vec<Vec<(QueueItem, Failure)>> {
+    let mut groups: HashMap<(String, String), Vec<(QueueItem, Failure)>> = HashMap::new();
+    for (item, f) in failed {
+        groups.entry((item.fid.clone(), item.sender.clone())).or_default().push((item, f));
+    }
+    groups.into_values().collect()
+}
+
+/// The original's header block (the part a bounce returns).
+fn read_head(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?.take(RETURNED_HEADERS_MAX as u64).read_to_end(&mut buf)?;
+    Ok(dsn::headers_of(&buf).to_vec())
+}
+
+fn envid(params: &str) -> Option<String> {
+    params.split(' ').find_map(|p| p.strip_prefix("ENVID=")).map(str::to_string)
+}

@@ -1,0 +1,71 @@
+//! The byte stream a protocol session talks over: plain TCP first, TLS after
+//! STARTTLS or on an implicit-TLS port. Sessions hold a boxed stream so the
+//! upgrade can swap what is underneath without changing the session's type,
+//! and every stream is counted for the service's bytes in/out.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_rustls::TlsAcceptor;
+
+use crate::services::ServiceStats;
+
+pub trait SessionStream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> SessionStream for T {}
+
+pub type BoxStream = Box<dyn SessionStream>;
+
+/// A stream that adds what passes through it to a service's counters.
+pub struct Counted<S> {
+    inner: S,
+    stats: Arc<ServiceStats>,
+}
+
+impl<S> Counted<S> {
+    pub fn new(inner: S, stats: Arc<ServiceStats>) -> Self {
+        Counted { inner, stats }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            self.stats.add_received(buf.filled().len() - before);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.stats.add_sent(n);
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A placeholder left in a session while its real stream is being upgraded.
+pub fn detached() -> BoxStream {
+    Box::new(tokio::io::duplex(1).0)
+}
+
+/// Run the server side of a TLS handshake on `stream`.
+pub async fn accept_tls(stream: BoxStream, config: Arc<rustls::ServerConfig>) -> io::Result<BoxStream> {
+    let tls = TlsAcceptor::from(config).accept(stream).await?;
+    Ok(Box::new(tls))
+}

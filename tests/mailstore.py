@@ -1,0 +1,81 @@
+"""Reading the server's store from tests: the queue, delivered letters and
+spool files, straight from SQLite and the storage folder (read-only)."""
+
+import sqlite3
+import time
+
+
+def db(folder):
+    return sqlite3.connect(folder / "data" / "rumble.sqlite", timeout=10)
+
+
+def queue(folder):
+    """Queue rows: (fid, sender, recipient, params, attempts, last_error)."""
+    with db(folder) as c:
+        return c.execute(
+            "SELECT fid, sender, recipient, params, attempts, last_error FROM queue ORDER BY id").fetchall()
+
+
+def letters(folder, address=None):
+    """Delivered letters as dicts, oldest first; `address` picks one account."""
+    sql = ("SELECT a.user || '@' || a.domain, f.name, m.uid, m.fid, m.size, m.flags "
+           "FROM messages m JOIN folders f ON m.folder = f.id JOIN accounts a ON f.account = a.id ")
+    args = ()
+    if address:
+        sql += "WHERE a.user || '@' || a.domain = ? "
+        args = (address.lower(),)
+    with db(folder) as c:
+        rows = c.execute(sql + "ORDER BY m.id", args).fetchall()
+    keys = ("address", "folder", "uid", "fid", "size", "flags")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def letter_bytes(folder, letter):
+    return (folder / "storage" / f"{letter['fid']}.msg").read_bytes()
+
+
+def accepted(folder):
+    """Queue rows plus delivered letters, read in one snapshot: a local
+    delivery turns one into the other, so this only grows when mail is
+    accepted (for recipients that are mailboxes)."""
+    with db(folder) as c:
+        return c.execute("SELECT (SELECT count(*) FROM queue) + (SELECT count(*) FROM messages)").fetchone()[0]
+
+
+def spool_files(folder):
+    """Spool files (no extension); delivered letters end in .msg."""
+    storage = folder / "storage"
+    if not storage.exists():
+        return []
+    return sorted(p.name for p in storage.iterdir() if p.is_file() and "." not in p.name)
+
+
+def new_spool_files(folder, before):
+    """Spool files that were not there before (older ones may be delivered
+    and removed meanwhile)."""
+    return sorted(set(spool_files(folder)) - set(before))
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def wait_letters(folder, address, count, timeout=10.0):
+    """At least `count` letters for `address` (all of them, oldest first)."""
+    def enough():
+        got = letters(folder, address)
+        return (got,) if len(got) >= count else None
+    return wait_until(enough, timeout, f"{count} letter(s) for {address}")[0]
+
+
+def queued_count(server):
+    """Messages the server has acknowledged so far, from its log."""
+    import re
+    return len(re.findall(r"queued [a-z]{16} from ", server.log()))
