@@ -183,8 +183,6 @@ fn expand(conn: &Connection, alias: &str) -> Result<Vec<String>, StoreError> {
         match accounts::find_account(conn, &domain, &user)? {
             Some(a) if a.kind == AccountKind::Alias => {
                 for target in a.alias_targets().into_iter().rev() {
-                    // A bare name means a user of the alias's own domain.
-                    let target = if target.contains('@') { target } else { format!("{target}@{domain}") };
                     stack.push((target, depth + 1));
                 }
             }
@@ -217,7 +215,7 @@ mod tests {
         let c = store();
         add(&c, "bob", AccountKind::Mbox, "");
         add(&c, "carol", AccountKind::Mbox, "");
-        add(&c, "team", AccountKind::Alias, "bob@here.test, leads");
+        add(&c, "team", AccountKind::Alias, "bob@here.test, leads@here.test");
         add(&c, "leads", AccountKind::Alias, "carol@here.test;x@other.test team@here.test");
         add(&c, "ping", AccountKind::Alias, "pong@here.test");
         add(&c, "pong", AccountKind::Alias, "ping@here.test");

@@ -28,7 +28,8 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::services::{Service, ServiceManager, ServiceState};
 use crate::store::queue::{self, QueueItem};
-use crate::store::Store;
+use crate::store::mailbox;
+use crate::store::{Store, spool};
 
 /// What the mailman needs from rumble.conf.
 pub struct MailmanConfig {
@@ -81,11 +82,13 @@ impl Mailman {
     }
 
     async fn run(self: Arc<Self>) {
+        let started = std::time::SystemTime::now();
         match self.store.call(|c| queue::release_leases(c)).await {
             Ok(n) if n > 0 => tracing::info!(target: "mailman", "{n} queue row(s) left by a previous run are due again"),
             Ok(_) => {}
             Err(e) => tracing::error!(target: "mailman", "cannot release old leases: {e}"),
         }
+        self.sweep(started).await;
         let workers = Arc::new(Semaphore::new(WORKERS));
         let mut state = self.service.watch();
         loop {
@@ -111,6 +114,47 @@ impl Mailman {
             }
         }
         tracing::info!(target: "mailman", "mailman stopped");
+    }
+
+    /// Remove files a crash left without a row: a spool file written but
+    /// never queued (its client got no 250), a letter copied but never
+    /// recorded (its row is still queued and is delivered again). Only files
+    /// older than this process are candidates: newer ones belong to
+    /// sessions in progress.
+    async fn sweep(&self, started: std::time::SystemTime) {
+        let storage = self.cfg.storage.clone();
+        let files = match tokio::task::spawn_blocking(move || spool::files_older_than(&storage, started)).await {
+            Ok(Ok(files)) => files,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Ok(Err(e)) => return tracing::warn!(target: "mailman", "cannot sweep {}: {e}", self.cfg.storage.display()),
+            Err(_) => return,
+        };
+        let orphans = self
+            .store
+            .call(move |c| {
+                let mut orphans = Vec::new();
+                for (fid, letter) in files {
+                    let used = if letter { mailbox::letter_in_use(c, &fid)? } else { queue::spool_in_use(c, &fid)? };
+                    if !used {
+                        orphans.push((fid, letter));
+                    }
+                }
+                Ok(orphans)
+            })
+            .await;
+        let orphans = match orphans {
+            Ok(o) => o,
+            Err(e) => return tracing::warn!(target: "mailman", "cannot sweep: {e}"),
+        };
+        for (fid, letter) in &orphans {
+            let path = if *letter { spool::letter_path(&self.cfg.storage, fid) } else { spool::spool_path(&self.cfg.storage, fid) };
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(target: "mailman", "cannot remove {}: {e}", path.display());
+            }
+        }
+        if !orphans.is_empty() {
+            tracing::info!(target: "mailman", "removed {} file(s) left without a row by an earlier crash", orphans.len());
+        }
     }
 
     /// Claim due rows and start their deliveries; returns how many.

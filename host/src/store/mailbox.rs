@@ -118,6 +118,11 @@ pub fn append_in(conn: &Connection, folder: i64, fid: &str, size: i64, internald
     Ok(uid)
 }
 
+/// Does any letter use file `fid`?
+pub fn letter_in_use(conn: &Connection, fid: &str) -> Result<bool, StoreError> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM messages WHERE fid = ?1)", [fid], |r| r.get(0))?)
+}
+
 pub fn letters(conn: &Connection, folder: i64) -> Result<Vec<Letter>, StoreError> {
     let sql = format!("SELECT {LETTER_COLUMNS} FROM messages WHERE folder = ?1 ORDER BY uid");
     let mut stmt = conn.prepare(&sql)?;

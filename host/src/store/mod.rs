@@ -18,7 +18,7 @@ pub mod accounts;
 pub mod mailbox;
 pub mod password;
 pub mod queue;
-mod schema;
+pub(crate) mod schema;
 pub mod spool;
 
 use std::path::{Path, PathBuf};

@@ -73,6 +73,31 @@ pub fn deliver_letter(spool: &Path, dir: &Path, header: &[u8]) -> io::Result<(St
     }
 }
 
+/// Files in `dir` last modified before `before`: `(name, is_letter)`, where
+/// spool files have no extension and letters end in `.msg`. For sweeping
+/// what a crash left behind without a row.
+pub fn files_older_than(dir: &Path, before: std::time::SystemTime) -> io::Result<Vec<(String, bool)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !meta.is_file() || meta.modified()? >= before {
+            continue;
+        }
+        match name.strip_suffix(".msg") {
+            Some(fid) if is_fid(fid) => out.push((fid.to_string(), true)),
+            None if is_fid(&name) => out.push((name, false)),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn is_fid(name: &str) -> bool {
+    name.len() == 16 && name.bytes().all(|b| b.is_ascii_lowercase())
+}
+
 /// Remove a spool file no row points at (a refused or broken message).
 pub fn remove_spool(storage: &Path, fid: &str) {
     if let Err(e) = std::fs::remove_file(spool_path(storage, fid)) {
