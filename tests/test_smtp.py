@@ -7,6 +7,7 @@ import smtplib
 import socket
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
@@ -19,12 +20,13 @@ def mx(tmp_path_factory):
     port = free_port()
     config = (
         f"ServerName mx.example.org\nDataFolder {folder}/data\nStorageFolder {folder}/storage\n"
-        f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {port}\nMessageSizeLimit 10000\n"
+        f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {port}\nMessageSizeLimit 10000\nSMTPTimeout 2\n"
     )
     (folder / "rumble.conf").write_text(config)
     admin = [str(rumble_bin()), "--config", str(folder / "rumble.conf")]
     for args in (["domain", "add", "example.org"], ["account", "add", "ann@example.org", "--password", "pw"],
-                 ["account", "add", "sales-*@example.org", "--password", "pw"]):
+                 ["account", "add", "sales-*@example.org", "--password", "pw"],
+                 ["account", "add", "postmaster@example.org", "--password", "pw"]):
         subprocess.run(admin + args, check=True, capture_output=True)
     server = Server(folder, config)
     yield server, port, folder
@@ -177,7 +179,6 @@ def test_disconnect_mid_message_keeps_nothing(mx):
     s.shutdown(socket.SHUT_RDWR)  # (makefile() would keep the fd open past close())
     f.close()
     s.close()
-    import time
     deadline = time.monotonic() + 5
     while new_spool_files(folder, files) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -208,4 +209,56 @@ def test_bad_input(mx):
     lines = replies(f, 8)
     assert [l[:3] for l in lines] == ["500"] * 6 + ["421", ""], lines
     assert lines[6].startswith("421 4.7.0")
+    s.close()
+
+
+def test_bare_postmaster_is_always_accepted(mx):
+    """RFC 5321 §4.5.1: <Postmaster> needs no domain; ServerName is not one of
+    ours here, so the first domain with a postmaster gets it."""
+    _, port, folder = mx
+    n = len(letters(folder, "postmaster@example.org"))
+    with smtplib.SMTP("127.0.0.1", port) as s:
+        s.ehlo()
+        s.mail("someone@example.net")
+        assert s.rcpt("<Postmaster>")[0] == 250
+        assert s.data(b"Subject: abuse report\r\n\r\nx\r\n")[0] == 250
+    wait_letters(folder, "postmaster@example.org", n + 1)
+
+
+def test_idle_and_slow_clients_time_out(mx):
+    """SMTPTimeout (2 s here): silence, a command dribbled out byte by byte,
+    and a stalled message all end with 421, and nothing is kept."""
+    server, port, folder = mx
+    files = spool_files(folder)
+    s, f = raw(port)
+    t0 = time.monotonic()
+    assert f.readline().startswith(b"421 4.4.2")
+    assert 1.5 < time.monotonic() - t0 < 10
+    s.close()
+    s, f = raw(port)
+    for ch in b"NOOP\r\n":  # 6 bytes over 3 s: the whole line must come in time
+        try:
+            s.sendall(bytes([ch]))
+        except OSError:
+            break
+        time.sleep(0.5)
+    assert f.readline().startswith(b"421 4.4.2")
+    s.close()
+    s, f = raw(port)
+    s.sendall(b"EHLO slow.example.net\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<ann@example.org>\r\nDATA\r\n")
+    while not f.readline().startswith(b"354"):
+        pass
+    s.sendall(b"Subject: stalled\r\n\r\nand then nothing")
+    assert f.readline().startswith(b"421 4.4.2")
+    s.close()
+    wait_until(lambda: new_spool_files(folder, files) == [], what="the stalled message removed")
+
+
+def test_junk_command_limit(mx):
+    _, port, _ = mx
+    s, f = raw(port)
+    s.sendall(b"NOOP\r\n" * 101)
+    lines = replies(f, 101)
+    assert all(l.startswith("250") for l in lines[:100])
+    assert lines[100].startswith("421 4.7.0"), lines[100]
     s.close()

@@ -264,3 +264,20 @@ def test_swaks_auth_login_on_smtps_and_smtputf8(srv, outside):
     assert got["rcpt_tos"] == ["jos\u00e9@far.test"]
     assert "SMTPUTF8" in got["mail_options"]
 
+
+
+@pytest.mark.skipif(not shutil.which("curl"), reason="curl not installed")
+@pytest.mark.parametrize("url,tls_flag", [("smtp://127.0.0.1:{sub}", "--ssl-reqd"), ("smtps://127.0.0.1:{smtps}", None)])
+def test_curl_submits_over_tls_with_auth(srv, tmp_path, url, tls_flag):
+    _, ports, folder = srv
+    n = len(wait_letters(folder, "bob@example.org", 0))
+    message = tmp_path / "msg.eml"
+    message.write_bytes(b"From: ann@example.org\r\nTo: bob@example.org\r\nSubject: curl\r\n\r\nsent by curl\r\n")
+    cmd = ["curl", "-sS", "--insecure", "--url", url.format(**ports), "--mail-from", "ann@example.org",
+           "--mail-rcpt", "bob@example.org", "--user", "ann@example.org:ann's secret", "--upload-file", str(message)]
+    if tls_flag:
+        cmd.append(tls_flag)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    letter = wait_letters(folder, "bob@example.org", n + 1)[-1]
+    assert letter_bytes(folder, letter).endswith(b"sent by curl\r\n")

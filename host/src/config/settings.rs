@@ -179,6 +179,10 @@ pub struct Settings {
     pub message_size_limit: u64,
     /// `EnforceFQDN`: HELO/EHLO must name a fully-qualified host.
     pub enforce_fqdn: bool,
+    /// `SMTPTimeout`: how long an SMTP client may take to send a command
+    /// line or the next block of a message; default 300 s (RFC 5321
+    /// §4.5.3.2's minimum). Lower it only to shed slow clients (or in tests).
+    pub smtp_timeout: Duration,
     /// `IgnoreMX`: MX host names to skip, lower-cased.
     pub ignore_mx: Vec<String>,
     /// `DeliveryAttempts`: tries before bouncing; default 5 (0 also means 5).
@@ -276,6 +280,7 @@ const KNOWN: &[&str] = &[
     "Grant",
     "DNSServer",
     "OutgoingSMTPPort",
+    "SMTPTimeout",
 ];
 
 /// Directives that may repeat; every occurrence counts.
@@ -486,6 +491,7 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
         imaps,
         message_size_limit: message_size_limit(&r)?,
         enforce_fqdn: r.flag("EnforceFQDN")?,
+        smtp_timeout: smtp_timeout(&r)?,
         ignore_mx: ignore_mx(&r),
         delivery_attempts: delivery_attempts(&r)?,
         retry_interval: retry_interval(&r)?,
@@ -552,6 +558,13 @@ fn delivery_attempts(r: &Reader<'_>) -> Result<u32, ConfigError> {
         v.parse::<u32>().ok()
     })?;
     Ok(n.filter(|n| *n > 0).unwrap_or(5))
+}
+
+fn smtp_timeout(r: &Reader<'_>) -> Result<Duration, ConfigError> {
+    let secs = r.parsed("SMTPTimeout", "a number of seconds from 1 to 3600", |v| {
+        v.parse::<u64>().ok().filter(|s| (1..=3600).contains(s))
+    })?;
+    Ok(Duration::from_secs(secs.unwrap_or(300)))
 }
 
 /// `RetryInterval`: a bare number is seconds (original meaning); 0 means 360s.
@@ -1066,6 +1079,7 @@ mod tests {
         assert_eq!(s.delivery_attempts, 5);
         assert_eq!(s.retry_interval, Duration::from_secs(360));
         assert_eq!((s.dns_server, s.outgoing_smtp_port), (None, 25));
+        assert_eq!(s.smtp_timeout, Duration::from_secs(300));
         assert!(!s.block_outgoing_mail);
         assert_eq!((s.tls_certificate, s.tls_key), (None, None));
         assert!(!s.allow_plaintext_auth);
@@ -1112,6 +1126,7 @@ DeliveryAttempts 9
 RetryInterval 90
 DNSServer 127.0.0.1:5353
 OutgoingSMTPPort 2526
+SMTPTimeout 20
 BlockOutgoingMail on
 EnableSubmission 1
 SubmissionPort 1587
@@ -1200,6 +1215,7 @@ ScriptSessionTimeout 2m
         assert_eq!(s.retry_interval, Duration::from_secs(90));
         assert_eq!(s.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
         assert_eq!(s.outgoing_smtp_port, 2526);
+        assert_eq!(s.smtp_timeout, Duration::from_secs(20));
         assert_eq!(parse_dns_server("::1"), Some("[::1]:53".parse().unwrap()));
         assert_eq!(parse_dns_server("dns.example"), None);
         assert!(s.block_outgoing_mail);

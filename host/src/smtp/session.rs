@@ -65,6 +65,9 @@ pub enum Port {
 
 /// Longest command line read at all (the parser applies RFC limits below it).
 const MAX_LINE: usize = 4096;
+/// NOOP, RSET, VRFY and HELP allowed per session (Postfix's
+/// smtpd_junk_command_limit): a client cycling them holds a session slot.
+const MAX_JUNK_COMMANDS: u32 = 100;
 /// Pause after a failed AUTH, to slow down password guessing.
 const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(300);
 
@@ -89,6 +92,7 @@ pub struct Session {
     pub(super) auth: Option<String>,
     pub(super) tx: Option<Transaction>,
     errors: u32,
+    junk: u32,
     /// Replies not yet sent: with PIPELINING they go out together, when the
     /// client's input is used up (RFC 2920 §3.2).
     out: Vec<u8>,
@@ -128,6 +132,7 @@ impl Session {
             auth: None,
             tx: None,
             errors: 0,
+            junk: 0,
             out: Vec::new(),
         }
     }
@@ -181,6 +186,13 @@ impl Session {
     }
 
     async fn dispatch(&mut self, cmd: Command) -> std::io::Result<Next> {
+        if matches!(cmd, Command::Noop | Command::Rset | Command::Vrfy(_) | Command::Help(_)) {
+            self.junk += 1;
+            if self.junk > MAX_JUNK_COMMANDS {
+                self.reply(421, "4.7.0", "Too many commands without mail, closing connection").await?;
+                return Ok(Next::Close);
+            }
+        }
         match cmd {
             Command::Ehlo(domain) => self.hello(domain, true).await?,
             Command::Helo(domain) => self.hello(domain, false).await?,
@@ -405,11 +417,11 @@ impl Session {
             return self.reply(452, "4.5.3", "Too many recipients").await;
         }
         let sender_domain = tx.from.mailbox().map(Mailbox::domain_lower);
-        let mailbox = match to {
-            ForwardPath::Mailbox(m) => m,
-            ForwardPath::Postmaster => Mailbox { local: "postmaster".into(), domain: self.ctx.server_name.clone() },
+        let found = match to {
+            ForwardPath::Mailbox(m) => self.classify(&m).await,
+            ForwardPath::Postmaster => self.postmaster().await,
         };
-        let found = match self.classify(&mailbox).await {
+        let found = match found {
             Ok(found) => found,
             Err(e) => {
                 tracing::error!(target: "smtp", "RCPT lookup failed: {e}");
@@ -428,6 +440,31 @@ impl Session {
             tx.rcpts.push(address);
         }
         self.reply(250, "2.1.5", "Recipient OK").await
+    }
+
+    /// `<Postmaster>` without a domain must always be accepted (RFC 5321
+    /// §4.5.1): postmaster@ServerName if that exists, else the postmaster
+    /// of the first of our domains that has one.
+    async fn postmaster(&self) -> Result<Recipient, StoreError> {
+        let server = self.ctx.server_name.to_lowercase();
+        let found = self
+            .ctx
+            .store
+            .call(move |c| {
+                let mut domains = vec![server];
+                domains.extend(accounts::list_domains(c)?.into_iter().map(|d| d.name));
+                for d in domains {
+                    if accounts::find_domain(c, &d)?.is_some() && accounts::find_account(c, &d, "postmaster")?.is_some() {
+                        return Ok(Some(format!("postmaster@{d}")));
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        if found.is_none() {
+            tracing::warn!(target: "smtp", "mail for <postmaster> refused: no postmaster account in any domain");
+        }
+        Ok(found.map_or(Recipient::Unknown, Recipient::Local))
     }
 
     async fn classify(&self, m: &Mailbox) -> Result<Recipient, StoreError> {
