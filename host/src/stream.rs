@@ -69,3 +69,23 @@ pub async fn accept_tls(stream: BoxStream, config: Arc<rustls::ServerConfig>) ->
     let tls = TlsAcceptor::from(config).accept(stream).await?;
     Ok(Box::new(tls))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn counted_streams_add_to_the_service_counters() {
+        let stats = Arc::new(ServiceStats::default());
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let mut counted: BoxStream = Box::new(Counted::new(ours, stats.clone()));
+        counted.write_all(b"220 hello\r\n").await.unwrap();
+        theirs.write_all(b"EHLO x\r\n").await.unwrap();
+        let mut buf = [0u8; 8];
+        counted.read_exact(&mut buf).await.unwrap();
+        assert_eq!(stats.sent.load(Ordering::Relaxed), 11);
+        assert_eq!(stats.received.load(Ordering::Relaxed), 8);
+    }
+}
