@@ -11,13 +11,15 @@ import subprocess
 import pytest
 
 from conftest import Server, free_port, rumble_bin
-from fakes import FakeDNS, SmtpSink
+from fakes import HAVE_OPENSSL, FakeDNS, SmtpSink, make_self_signed
 from mailstore import letter_bytes, letters, queue, spool_files, wait_letters, wait_until
 
 
 @pytest.fixture(scope="module")
-def net():
-    sink = SmtpSink(rules={"temp*": "451 4.3.0 Try again later", "nouser@far.test": "550 5.1.1 No such user"})
+def net(tmp_path_factory):
+    cert, key = make_self_signed(tmp_path_factory.mktemp("sink-tls")) if HAVE_OPENSSL else (None, None)
+    sink = SmtpSink(tls_cert=cert, tls_key=key,
+                    rules={"temp*": "451 4.3.0 Try again later", "nouser@far.test": "550 5.1.1 No such user"})
     records = {
         # the preferred MX (5) refuses connections; the next one (10) is the sink
         "far.test": {"MX": [(10, "mx1.far.test"), (5, "mx0.far.test")]},
@@ -95,9 +97,14 @@ def report_of(raw):
 
 def test_remote_delivery_follows_mx_preference(mailer):
     mailer.dns.clear_queries()
-    assert mailer.send("ann@example.org", ["friend@far.test"], "Subject: mx\r\n\r\nhi\r\n") == {}
+    body = "Subject: mx\r\n\r\n.a leading dot\r\n..two\r\n.\r\nhi\r\n"
+    assert mailer.send("ann@example.org", ["friend@far.test"], body) == {}
     got = from_sink(mailer.sink, "friend@far.test")[-1]
-    assert got["mail_from"] == "ann@example.org" and got["data"].endswith(b"hi\r\n")
+    assert got["mail_from"] == "ann@example.org"
+    # dot-stuffed on the way in and on the way out: the sink sees the original lines
+    assert got["data"].endswith(b"\r\n.a leading dot\r\n..two\r\n.\r\nhi\r\n"), got["data"]
+    if HAVE_OPENSSL:
+        assert got["tls"], "the sink offers STARTTLS; delivery should use it"
     asked = [q for q in mailer.dns.queries if q[0].startswith("mx")]
     assert asked and asked[0][0] == "mx0.far.test", mailer.dns.queries  # preference 5 first
     wait_until(lambda: not queue(mailer.folder), what="queue empty")

@@ -262,3 +262,18 @@ def test_junk_command_limit(mx):
     assert all(l.startswith("250") for l in lines[:100])
     assert lines[100].startswith("421 4.7.0"), lines[100]
     s.close()
+
+
+def test_enforce_fqdn(tmp_path):
+    port = free_port()
+    config = (f"ServerName mx.example.org\nDataFolder {tmp_path}/data\nStorageFolder {tmp_path}/storage\n"
+              f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {port}\nEnforceFQDN 1\n")
+    server = Server(tmp_path, config)
+    try:
+        with smtplib.SMTP("127.0.0.1", port) as s:
+            code, msg = s.ehlo("localhost")
+            assert code == 504 and msg.startswith(b"5.5.2"), (code, msg)
+            assert s.ehlo("client.example.net")[0] == 250
+            assert s.helo("[192.0.2.1]")[0] == 250  # address literals are fine
+    finally:
+        server.stop()
