@@ -89,8 +89,7 @@ impl Mailman {
                 let now = unix_now();
                 let inbox = mailbox::ensure_folder(&tx, account, "INBOX", now)?;
                 mailbox::append_in(&tx, inbox.id, &l, size as i64, now, flags::RECENT)?;
-                queue::complete(&tx, id)?;
-                let in_use = queue::spool_in_use(&tx, &fid)?;
+                let in_use = queue::finish(&tx, &[id], &fid)?;
                 tx.commit()?;
                 Ok(in_use)
             })

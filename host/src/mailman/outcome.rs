@@ -59,8 +59,7 @@ impl Mailman {
             .store
             .call(move |c| {
                 let tx = c.transaction()?;
-                queue::complete(&tx, id)?;
-                let in_use = queue::spool_in_use(&tx, &fid)?;
+                let in_use = queue::finish(&tx, &[id], &fid)?;
                 tx.commit()?;
                 Ok(in_use)
             })
@@ -126,10 +125,7 @@ impl Mailman {
                 if let Some(b) = &b {
                     queue::enqueue_in(&tx, b, "", std::slice::from_ref(&sender), "", unix_now())?;
                 }
-                for id in ids {
-                    queue::complete(&tx, id)?;
-                }
-                let in_use = queue::spool_in_use(&tx, &fid)?;
+                let in_use = queue::finish(&tx, &ids, &fid)?;
                 tx.commit()?;
                 Ok(in_use)
             })

@@ -132,6 +132,16 @@ pub fn list(conn: &Connection, limit: u32) -> Result<Vec<QueueItem>, StoreError>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Remove finished rows of message `fid`; says whether other rows still
+/// need its spool file. Call it inside the transaction that records the
+/// outcome, so the answer cannot change before the commit.
+pub fn finish(conn: &Connection, ids: &[i64], fid: &str) -> Result<bool, StoreError> {
+    for id in ids {
+        complete(conn, *id)?;
+    }
+    spool_in_use(conn, fid)
+}
+
 /// Does any queue row still need spool file `fid`?
 pub fn spool_in_use(conn: &Connection, fid: &str) -> Result<bool, StoreError> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM queue WHERE fid = ?1)", [fid], |r| r.get(0))?)
