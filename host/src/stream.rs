@@ -64,6 +64,29 @@ pub fn detached() -> BoxStream {
     Box::new(tokio::io::duplex(1).0)
 }
 
+/// How long a client gets to finish the handshake on an implicit-TLS port.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// An accepted connection made ready for a protocol session: counted, and
+/// encrypted from the first byte when `implicit_tls` is given (SMTPS,
+/// POP3S, IMAPS).
+pub async fn open(
+    tcp: tokio::net::TcpStream,
+    stats: Arc<ServiceStats>,
+    implicit_tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<(BoxStream, std::net::SocketAddr), String> {
+    let peer = tcp.peer_addr().map_err(|e| e.to_string())?;
+    let stream: BoxStream = Box::new(Counted::new(tcp, stats));
+    let Some(config) = implicit_tls else {
+        return Ok((stream, peer));
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept_tls(stream, config)).await {
+        Ok(Ok(tls)) => Ok((tls, peer)),
+        Ok(Err(e)) => Err(format!("{}: TLS handshake failed: {e}", peer.ip())),
+        Err(_) => Err(format!("{}: TLS handshake timed out", peer.ip())),
+    }
+}
+
 /// Run the server side of a TLS handshake on `stream`.
 pub async fn accept_tls(stream: BoxStream, config: Arc<rustls::ServerConfig>) -> io::Result<BoxStream> {
     let tls = TlsAcceptor::from(config).accept(stream).await?;

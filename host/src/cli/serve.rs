@@ -12,6 +12,7 @@ use crate::config::{self, Loaded, Settings};
 use crate::mailman::{Mailman, MailmanConfig};
 use crate::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
 use crate::services::ServiceManager;
+use crate::pop3::{self, Pop3Context};
 use crate::smtp::{self, SmtpContext};
 use crate::store::Store;
 use crate::tls::CertSource;
@@ -63,7 +64,9 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         print_to_stdout: false,
     });
     let queued = Arc::new(tokio::sync::Notify::new());
-    start_smtp(settings, &store, &services, queued.clone()).await?;
+    let tls = load_tls(settings)?;
+    start_smtp(settings, &store, &services, tls.clone(), queued.clone()).await?;
+    start_pop3(settings, &store, &services, tls.clone()).await?;
     let mailman = MailmanConfig {
         server_name: settings.server_name.clone(),
         storage: settings.storage_folder.clone(),
@@ -98,12 +101,12 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     Ok(Server { store, services, scripts })
 }
 
-/// The three SMTP listeners that are enabled, sharing one context. TLS is
-/// loaded (or a self-signed certificate made) only if one of them runs.
-async fn start_smtp(s: &Settings, store: &Store, services: &ServiceManager, queued: Arc<Notify>) -> Result<()> {
-    let listeners = [("smtp", &s.smtp, smtp::MX), ("submission", &s.submission, smtp::SUBMISSION), ("smtps", &s.smtps, smtp::SMTPS)];
-    if !listeners.iter().any(|(_, l, _)| l.enabled) {
-        return Ok(());
+/// The server's TLS setup, loaded (or a self-signed certificate made) only
+/// when an enabled service can use it.
+fn load_tls(s: &Settings) -> Result<Option<Arc<rustls::ServerConfig>>> {
+    let users = [&s.smtp, &s.submission, &s.smtps, &s.pop3, &s.pop3s, &s.imap4, &s.imaps];
+    if !users.iter().any(|l| l.enabled) {
+        return Ok(None);
     }
     let tls = crate::tls::load(s.tls_certificate.as_deref(), s.tls_key.as_deref(), &s.data_folder, &s.server_name)
         .context("cannot set up TLS")?;
@@ -116,6 +119,17 @@ async fn start_smtp(s: &Settings, store: &Store, services: &ServiceManager, queu
             cert.display()
         ),
     }
+    Ok(Some(tls.config))
+}
+
+/// The enabled SMTP listeners, sharing one context.
+async fn start_smtp(
+    s: &Settings,
+    store: &Store,
+    services: &ServiceManager,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    queued: Arc<Notify>,
+) -> Result<()> {
     let ctx = Arc::new(SmtpContext {
         server_name: s.server_name.clone(),
         max_size: s.message_size_limit,
@@ -126,14 +140,36 @@ async fn start_smtp(s: &Settings, store: &Store, services: &ServiceManager, queu
         command_timeout: s.smtp_timeout,
         data_timeout: s.smtp_timeout,
         max_errors: 10,
-        tls: Some(tls.config),
+        tls,
         allow_plaintext_auth: s.allow_plaintext_auth,
         block_outgoing: s.block_outgoing_mail,
         queued,
     });
+    let listeners = [("smtp", &s.smtp, smtp::MX), ("submission", &s.submission, smtp::SUBMISSION), ("smtps", &s.smtps, smtp::SMTPS)];
     for (name, listener, kind) in listeners {
         if listener.enabled {
             smtp::start(ctx.clone(), services, name, listener.port, kind)
+                .await
+                .with_context(|| format!("cannot start {name} on port {}", listener.port))?;
+        }
+    }
+    Ok(())
+}
+
+/// The enabled POP3 listeners, sharing one context (and its maildrop locks).
+async fn start_pop3(s: &Settings, store: &Store, services: &ServiceManager, tls: Option<Arc<rustls::ServerConfig>>) -> Result<()> {
+    let ctx = Arc::new(Pop3Context {
+        server_name: s.server_name.clone(),
+        store: store.clone(),
+        storage: s.storage_folder.clone(),
+        tls,
+        allow_plaintext_auth: s.allow_plaintext_auth,
+        timeout: Duration::from_secs(600),
+        locked: Default::default(),
+    });
+    for (name, listener, implicit) in [("pop3", &s.pop3, false), ("pop3s", &s.pop3s, true)] {
+        if listener.enabled {
+            pop3::start(ctx.clone(), services, name, listener.port, implicit)
                 .await
                 .with_context(|| format!("cannot start {name} on port {}", listener.port))?;
         }
@@ -150,8 +186,8 @@ fn report_config(loaded: &Loaded) {
     }
     let s = &loaded.settings;
     let pending: Vec<&str> = [
-        (s.pop3.enabled, "POP3"),
         (s.imap4.enabled, "IMAP4"),
+        (s.imaps.enabled, "IMAPS"),
     ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))

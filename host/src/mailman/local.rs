@@ -144,8 +144,7 @@ fn resolve(conn: &mut Connection, storage: &Path, recipient: &str) -> Result<Rou
     };
     Ok(match account.kind {
         AccountKind::Mbox => {
-            let letters = if d.storage_path.is_empty() { storage.to_path_buf() } else { PathBuf::from(&d.storage_path) };
-            Route::Mailbox { account: account.id, letters }
+            Route::Mailbox { account: account.id, letters: mailbox::letter_dir(storage, &d.storage_path) }
         }
         AccountKind::Relay => Route::Relay(account.arg.clone()),
         AccountKind::Alias => {

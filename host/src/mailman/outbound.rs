@@ -15,6 +15,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use crate::smtp::data::DotStuffer;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 use tokio::time::timeout;
@@ -419,48 +420,6 @@ async fn send_message(
         conn.send_bytes(&output, "message data")
             .await
             .map_err(DataError::Remote)?;
-    }
-}
-
-/// RFC 5321 §4.5.2 transparency plus line-end repair, across chunk
-/// boundaries: a line starting with "." gets another; a bare LF becomes
-/// CRLF; the message is made to end with CRLF. Long lines pass as they are.
-#[derive(Debug)]
-struct DotStuffer {
-    line_start: bool,
-    prev_cr: bool,
-}
-
-impl Default for DotStuffer {
-    fn default() -> Self {
-        DotStuffer {
-            line_start: true,
-            prev_cr: false,
-        }
-    }
-}
-
-impl DotStuffer {
-    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        for &b in input {
-            if self.line_start && b == b'.' {
-                out.push(b'.');
-            }
-            if b == b'\n' && !self.prev_cr {
-                out.push(b'\r');
-            }
-            out.push(b);
-            self.prev_cr = b == b'\r';
-            self.line_start = b == b'\n';
-        }
-    }
-
-    fn finish(&self, out: &mut Vec<u8>) {
-        match (self.line_start, self.prev_cr) {
-            (true, _) => {}
-            (false, true) => out.push(b'\n'),
-            (false, false) => out.extend_from_slice(b"\r\n"),
-        }
     }
 }
 

@@ -248,19 +248,56 @@ impl DataReader {
 /// added if missing, then the end marker ".\r\n". A bare CR inside a line is
 /// kept; a CR at the very end is taken as a CRLF cut short.
 pub fn dot_stuff(message: &[u8], out: &mut Vec<u8>) {
-    let mut rest = message;
-    while !rest.is_empty() {
-        let (line, next) = split_line(rest);
-        if line.first() == Some(&b'.') {
-            out.push(b'.');
-        }
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-        rest = next;
-    }
+    let mut stuffer = DotStuffer::default();
+    stuffer.feed(message, out);
+    stuffer.finish(out);
     out.extend_from_slice(b".\r\n");
 }
 
+/// RFC 5321 §4.5.2 transparency plus line-end repair, across chunk
+/// boundaries: a line starting with "." gets another; a bare LF becomes
+/// CRLF; the message is made to end with CRLF. Long lines pass as they are.
+/// Used to send a stored message: SMTP out (mailman), POP3 RETR/TOP.
+#[derive(Debug)]
+pub struct DotStuffer {
+    line_start: bool,
+    prev_cr: bool,
+}
+
+impl Default for DotStuffer {
+    fn default() -> Self {
+        DotStuffer {
+            line_start: true,
+            prev_cr: false,
+        }
+    }
+}
+
+impl DotStuffer {
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        for &b in input {
+            if self.line_start && b == b'.' {
+                out.push(b'.');
+            }
+            if b == b'\n' && !self.prev_cr {
+                out.push(b'\r');
+            }
+            out.push(b);
+            self.prev_cr = b == b'\r';
+            self.line_start = b == b'\n';
+        }
+    }
+
+    pub fn finish(&self, out: &mut Vec<u8>) {
+        match (self.line_start, self.prev_cr) {
+            (true, _) => {}
+            (false, true) => out.push(b'\n'),
+            (false, false) => out.extend_from_slice(b"\r\n"),
+        }
+    }
+}
+
+#[cfg(test)]
 /// Splits off one line, ended by CRLF, LF or the end of the input; the line
 /// ending is not included in the line.
 fn split_line(text: &[u8]) -> (&[u8], &[u8]) {

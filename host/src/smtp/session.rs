@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
 
 use super::address::{ForwardPath, Mailbox, ReversePath};
-use super::auth::{self, Credentials};
+use crate::sasl::{self as auth, Credentials};
 use super::command::{self, Command, MailParams};
 use super::message::Chunking;
 use crate::lineio::{self, LineRead};
@@ -369,22 +369,8 @@ impl Session {
         Ok(if text == "*" { Err(SaslStep::Cancelled) } else { Ok(text) })
     }
 
-    /// The account's address if `user@domain` exists and the password is
-    /// right. The password hash is checked off the store thread (argon2 is
-    /// deliberately slow).
     async fn check_credentials(&self, c: &Credentials) -> Result<Option<String>, StoreError> {
-        let Some((user, domain)) = c.user.rsplit_once('@') else {
-            return Ok(None);
-        };
-        let (user, domain) = (user.to_lowercase(), domain.to_lowercase());
-        let account = self.ctx.store.call(move |conn| accounts::exact_account(conn, &domain, &user)).await?;
-        let Some(account) = account else {
-            return Ok(None);
-        };
-        let given = c.password.clone();
-        let checked = account.clone();
-        let ok = tokio::task::spawn_blocking(move || checked.check_password(&given)).await.unwrap_or(false);
-        Ok(ok.then(|| account.address()))
+        Ok(crate::login::authenticate(&self.ctx.store, &c.user, &c.password).await?.map(|a| a.address()))
     }
 
     async fn mail(&mut self, from: ReversePath, params: MailParams) -> std::io::Result<()> {

@@ -118,6 +118,35 @@ pub fn append_in(conn: &Connection, folder: i64, fid: &str, size: i64, internald
     Ok(uid)
 }
 
+/// Where a domain's letter files live: its own storage path, or StorageFolder.
+pub fn letter_dir(storage: &std::path::Path, domain_storage_path: &str) -> std::path::PathBuf {
+    if domain_storage_path.is_empty() { storage.to_path_buf() } else { std::path::PathBuf::from(domain_storage_path) }
+}
+
+/// Remove letters of `folder` by row id; returns the files no row uses any
+/// more (the caller removes them after the commit).
+pub fn remove_letters(conn: &Connection, folder: i64, ids: &[i64]) -> Result<Vec<String>, StoreError> {
+    let mut delete = conn.prepare_cached("DELETE FROM messages WHERE id = ?1 AND folder = ?2 RETURNING fid")?;
+    let mut freed = Vec::new();
+    for id in ids {
+        if let Some(fid) = delete.query_row(params![id, folder], |r| r.get::<_, String>(0)).optional()? {
+            if !letter_in_use(conn, &fid)? {
+                freed.push(fid);
+            }
+        }
+    }
+    Ok(freed)
+}
+
+/// Set `bits` on letters by row id (e.g. SEEN after a POP3 RETR).
+pub fn add_flags(conn: &Connection, ids: &[i64], bits: i64) -> Result<(), StoreError> {
+    let mut update = conn.prepare_cached("UPDATE messages SET flags = flags | ?2 WHERE id = ?1")?;
+    for id in ids {
+        update.execute(params![id, bits])?;
+    }
+    Ok(())
+}
+
 /// Does any letter use file `fid`?
 pub fn letter_in_use(conn: &Connection, fid: &str) -> Result<bool, StoreError> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM messages WHERE fid = ?1)", [fid], |r| r.get(0))?)
@@ -171,6 +200,22 @@ mod tests {
         c.execute("DELETE FROM folders WHERE id = ?1", [first.id]).unwrap();
         let again = ensure_folder(&c, ann, "Archive", 5000).unwrap();
         assert!(again.uidvalidity > other.uidvalidity);
+    }
+
+    #[test]
+    fn removing_letters_frees_their_files_once_unused() {
+        let (mut c, ann) = with_account();
+        let inbox = ensure_folder(&c, ann, "INBOX", 1).unwrap();
+        let sent = ensure_folder(&c, ann, "Sent", 1).unwrap();
+        append(&mut c, inbox.id, "aaaa", 1, 1, 0).unwrap();
+        append(&mut c, inbox.id, "bbbb", 1, 1, 0).unwrap();
+        append(&mut c, sent.id, "bbbb", 1, 1, 0).unwrap(); // a copy shares the file
+        let ids: Vec<i64> = letters(&c, inbox.id).unwrap().iter().map(|l| l.id).collect();
+        add_flags(&c, &ids, flags::SEEN).unwrap();
+        assert!(letters(&c, inbox.id).unwrap().iter().all(|l| l.flags & flags::SEEN != 0));
+        assert_eq!(remove_letters(&c, sent.id, &ids).unwrap(), Vec::<String>::new(), "wrong folder: nothing removed");
+        assert_eq!(remove_letters(&c, inbox.id, &ids).unwrap(), ["aaaa"]);
+        assert!(letters(&c, inbox.id).unwrap().is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! SASL for AUTH (RFC 4954): the PLAIN (RFC 4616) and LOGIN mechanisms,
-//! the two every mail client speaks. Only decoding lives here; the session
-//! does the exchange and checks the password against the store.
+//! SASL (SMTP AUTH, POP3 AUTH, IMAP AUTHENTICATE): the PLAIN (RFC 4616) and
+//! LOGIN mechanisms, the two every mail client speaks. Only decoding lives
+//! here; each protocol does its own exchange, and `login` checks the
+//! password against the store.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
