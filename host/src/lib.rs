@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod imap;
 pub mod lineio;
 pub mod log;
 pub mod mailman;

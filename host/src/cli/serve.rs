@@ -12,6 +12,7 @@ use crate::config::{self, Loaded, Settings};
 use crate::mailman::{Mailman, MailmanConfig};
 use crate::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
 use crate::services::ServiceManager;
+use crate::imap::{self, ImapContext};
 use crate::pop3::{self, Pop3Context};
 use crate::smtp::{self, SmtpContext};
 use crate::store::Store;
@@ -67,6 +68,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     let tls = load_tls(settings)?;
     start_smtp(settings, &store, &services, tls.clone(), queued.clone()).await?;
     start_pop3(settings, &store, &services, tls.clone()).await?;
+    start_imap(settings, &store, &services, tls.clone()).await?;
     let mailman = MailmanConfig {
         server_name: settings.server_name.clone(),
         storage: settings.storage_folder.clone(),
@@ -177,28 +179,33 @@ async fn start_pop3(s: &Settings, store: &Store, services: &ServiceManager, tls:
     Ok(())
 }
 
+/// The enabled IMAP listeners, sharing one context.
+async fn start_imap(s: &Settings, store: &Store, services: &ServiceManager, tls: Option<Arc<rustls::ServerConfig>>) -> Result<()> {
+    let ctx = Arc::new(ImapContext {
+        server_name: s.server_name.clone(),
+        store: store.clone(),
+        storage: s.storage_folder.clone(),
+        tls,
+        allow_plaintext_auth: s.allow_plaintext_auth,
+        timeout: Duration::from_secs(30 * 60),
+        max_message: s.message_size_limit,
+    });
+    for (name, listener, implicit) in [("imap4", &s.imap4, false), ("imaps", &s.imaps, true)] {
+        if listener.enabled {
+            imap::start(ctx.clone(), services, name, listener.port, implicit)
+                .await
+                .with_context(|| format!("cannot start {name} on port {}", listener.port))?;
+        }
+    }
+    Ok(())
+}
+
 fn report_config(loaded: &Loaded) {
     for w in &loaded.warnings {
         tracing::warn!(target: "config", "{w}");
     }
     for (line, text) in &loaded.raw.comments {
         tracing::info!(target: "config", "line {line}: {text}");
-    }
-    let s = &loaded.settings;
-    let pending: Vec<&str> = [
-        (s.imap4.enabled, "IMAP4"),
-        (s.imaps.enabled, "IMAPS"),
-    ]
-        .into_iter()
-        .filter_map(|(on, name)| on.then_some(name))
-        .collect();
-    if !pending.is_empty() {
-        tracing::warn!(
-            target: "core",
-            "{} enabled in the config, but this build has no {} service yet; not started",
-            pending.join(", "),
-            pending.join("/")
-        );
     }
 }
 

@@ -91,11 +91,12 @@ impl Mailman {
                 mailbox::append_in(&tx, inbox.id, &l, size as i64, now, flags::RECENT)?;
                 let in_use = queue::finish(&tx, &[id], &fid)?;
                 tx.commit()?;
-                Ok(in_use)
+                Ok((in_use, inbox.id))
             })
             .await;
         match recorded {
-            Ok(in_use) => {
+            Ok((in_use, inbox)) => {
+                self.store.folder_changed(inbox);
                 tracing::info!(target: "mailman", "delivered {} to {} (letter {letter})", item.fid, item.recipient);
                 if !in_use {
                     spool::remove_spool(&self.cfg.storage, &item.fid);

@@ -428,6 +428,7 @@ impl Session {
             .await;
         match result {
             Ok(freed) => {
+                self.ctx.store.folder_changed(folder);
                 for fid in freed {
                     let _ = std::fs::remove_file(crate::store::spool::letter_path(&dir, &fid));
                 }

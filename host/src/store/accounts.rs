@@ -200,7 +200,11 @@ pub fn add_account(conn: &Connection, new: &NewAccount) -> Result<Account, Store
         "INSERT INTO accounts (domain, user, password, type, arg) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![domain, user, stored, new.kind.as_str(), new.arg],
     )?;
-    exact_account(conn, &domain, &user)?.ok_or_else(|| StoreError::NotFound(format!("account {user}@{domain}")))
+    let account = exact_account(conn, &domain, &user)?.ok_or_else(|| StoreError::NotFound(format!("account {user}@{domain}")))?;
+    if account.kind == AccountKind::Mbox {
+        super::folders::create_defaults(conn, account.id, time::OffsetDateTime::now_utc().unix_timestamp())?;
+    }
+    Ok(account)
 }
 
 fn validate_arg(kind: &AccountKind, arg: &str) -> Result<(), StoreError> {

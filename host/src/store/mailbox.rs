@@ -25,6 +25,9 @@ pub struct Folder {
     pub subscribed: bool,
     pub uidvalidity: i64,
     pub uidnext: i64,
+    pub highestmodseq: i64,
+    /// RFC 6154 attribute without the backslash ("Sent", "Trash", ...), or "".
+    pub special: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +39,9 @@ pub struct Letter {
     pub size: i64,
     pub internaldate: i64,
     pub flags: i64,
+    /// IMAP keywords, space-separated.
+    pub keywords: String,
+    pub modseq: i64,
 }
 
 /// "INBOX" is case-insensitive in IMAP; every other name is kept as given.
@@ -51,6 +57,8 @@ fn folder_row(row: &Row) -> rusqlite::Result<Folder> {
         subscribed: row.get(3)?,
         uidvalidity: row.get(4)?,
         uidnext: row.get(5)?,
+        highestmodseq: row.get(6)?,
+        special: row.get(7)?,
     })
 }
 
@@ -63,11 +71,13 @@ fn letter_row(row: &Row) -> rusqlite::Result<Letter> {
         size: row.get(4)?,
         internaldate: row.get(5)?,
         flags: row.get(6)?,
+        keywords: row.get(7)?,
+        modseq: row.get(8)?,
     })
 }
 
-const FOLDER_COLUMNS: &str = "id, account, name, subscribed, uidvalidity, uidnext";
-const LETTER_COLUMNS: &str = "id, folder, uid, fid, size, internaldate, flags";
+const FOLDER_COLUMNS: &str = "id, account, name, subscribed, uidvalidity, uidnext, highestmodseq, special";
+const LETTER_COLUMNS: &str = "id, folder, uid, fid, size, internaldate, flags, keywords, modseq";
 
 pub fn find_folder(conn: &Connection, account: i64, name: &str) -> Result<Option<Folder>, StoreError> {
     let sql = format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE account = ?1 AND name = ?2");
@@ -107,13 +117,33 @@ pub fn append(conn: &mut Connection, folder: i64, fid: &str, size: i64, internal
 /// `append` inside the caller's transaction (local delivery adds the letter
 /// and removes the queue row together).
 pub fn append_in(conn: &Connection, folder: i64, fid: &str, size: i64, internaldate: i64, flags: i64) -> Result<i64, StoreError> {
-    let uid: i64 = conn
-        .query_row("UPDATE folders SET uidnext = uidnext + 1 WHERE id = ?1 RETURNING uidnext - 1", [folder], |r| r.get(0))
+    append_with_keywords(conn, folder, fid, size, internaldate, flags, "")
+}
+
+/// `append_in` with IMAP keywords; the letter gets the folder's next
+/// modification sequence.
+pub fn append_with_keywords(
+    conn: &Connection,
+    folder: i64,
+    fid: &str,
+    size: i64,
+    internaldate: i64,
+    flags: i64,
+    keywords: &str,
+) -> Result<i64, StoreError> {
+    let (uid, modseq): (i64, i64) = conn
+        .query_row(
+            "UPDATE folders SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ?1
+             RETURNING uidnext - 1, highestmodseq",
+            [folder],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("folder {folder}")))?;
     conn.execute(
-        "INSERT INTO messages (folder, uid, fid, size, internaldate, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![folder, uid, fid, size, internaldate, flags],
+        "INSERT INTO messages (folder, uid, fid, size, internaldate, flags, keywords, modseq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![folder, uid, fid, size, internaldate, flags, keywords, modseq],
     )?;
     Ok(uid)
 }
@@ -153,9 +183,14 @@ pub fn letter_in_use(conn: &Connection, fid: &str) -> Result<bool, StoreError> {
 }
 
 pub fn letters(conn: &Connection, folder: i64) -> Result<Vec<Letter>, StoreError> {
-    let sql = format!("SELECT {LETTER_COLUMNS} FROM messages WHERE folder = ?1 ORDER BY uid");
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([folder], letter_row)?;
+    letters_where(conn, "folder = ?1", params![folder])
+}
+
+/// Letters matching a fixed SQL condition (parameters bound), by UID.
+pub(crate) fn letters_where(conn: &Connection, condition: &str, args: impl rusqlite::Params) -> Result<Vec<Letter>, StoreError> {
+    let sql = format!("SELECT {LETTER_COLUMNS} FROM messages WHERE {condition} ORDER BY uid");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(args, letter_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -15,6 +15,7 @@
 //! - `spool`: durable message files in Rumble's layout.
 
 pub mod accounts;
+pub mod folders;
 pub mod mailbox;
 pub mod password;
 pub mod queue;
@@ -56,6 +57,9 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct Store {
     jobs: mpsc::Sender<Job>,
     path: PathBuf,
+    /// Folder ids whose letters changed (new mail, flags, expunge): IMAP
+    /// sessions with the folder selected (or in IDLE) tell their clients.
+    changes: tokio::sync::broadcast::Sender<i64>,
 }
 
 impl Store {
@@ -78,11 +82,23 @@ impl Store {
                 }
             })
             .map_err(|e| StoreError::Invalid(format!("cannot start the store thread: {e}")))?;
-        Ok(Store { jobs, path })
+        let (changes, _) = tokio::sync::broadcast::channel(1024);
+        Ok(Store { jobs, path, changes })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Announce that letters of `folder` changed (after the commit).
+    pub fn folder_changed(&self, folder: i64) {
+        let _ = self.changes.send(folder);
+    }
+
+    /// Follow folder changes; a receiver that lags is told so and must
+    /// resynchronise everything it shows.
+    pub fn watch_folders(&self) -> tokio::sync::broadcast::Receiver<i64> {
+        self.changes.subscribe()
     }
 
     /// Run `f` on the store's connection and return its result.

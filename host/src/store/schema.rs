@@ -62,6 +62,13 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX queue_due ON queue(next_attempt);
      CREATE INDEX queue_by_fid ON queue(fid);",
+    // 3: what IMAP needs beyond Rumble's flag bits: keywords ($Forwarded,
+    // $Junk, ...), a modification sequence per letter and folder (CONDSTORE),
+    // and the special-use attribute of a folder (\Sent, \Trash, ...).
+    "ALTER TABLE messages ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+     ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
+     ALTER TABLE folders ADD COLUMN highestmodseq INTEGER NOT NULL DEFAULT 1;
+     ALTER TABLE folders ADD COLUMN special TEXT NOT NULL DEFAULT '';",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -98,6 +98,19 @@ fn is_fid(name: &str) -> bool {
     name.len() == 16 && name.bytes().all(|b| b.is_ascii_lowercase())
 }
 
+/// Write `bytes` as a new letter file in `dir` (IMAP APPEND), durably.
+pub fn write_letter(dir: &Path, bytes: &[u8]) -> io::Result<(String, u64)> {
+    std::fs::create_dir_all(dir)?;
+    let (fid, mut file) = create_unique(dir, |fid| letter_path(dir, fid))?;
+    let written = file.write_all(bytes).and_then(|_| file.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(letter_path(dir, &fid));
+        return Err(e);
+    }
+    sync_dir(dir)?;
+    Ok((fid, bytes.len() as u64))
+}
+
 /// Remove a spool file no row points at (a refused or broken message).
 pub fn remove_spool(storage: &Path, fid: &str) {
     if let Err(e) = std::fs::remove_file(spool_path(storage, fid)) {

@@ -1,0 +1,168 @@
+//! FETCH (RFC 3501 §6.4.5, §7.4.2) and CONDSTORE's MODSEQ/CHANGEDSINCE:
+//! each message's data items, computed from its letter file with `mime`.
+//! Non-PEEK body sections set \Seen (in a writable mailbox) and the new
+//! flags are returned with the data.
+
+use super::command::{FetchAttr, FetchItems, Section, SectionText, SequenceSet};
+use super::mime;
+use super::session::Session;
+use super::wire;
+use crate::store::folders::{self, FlagChange};
+use crate::store::mailbox::{Letter, flags};
+use crate::store::spool;
+
+impl Session {
+    pub(super) async fn fetch(
+        &mut self,
+        tag: &str,
+        set: &SequenceSet,
+        items: &FetchItems,
+        uid: bool,
+        changed_since: Option<u64>,
+    ) -> std::io::Result<()> {
+        let mut attrs = items.attrs();
+        if uid && !attrs.contains(&FetchAttr::Uid) {
+            attrs.insert(0, FetchAttr::Uid);
+        }
+        if changed_since.is_some() {
+            self.condstore = true;
+        }
+        if attrs.contains(&FetchAttr::ModSeq) {
+            self.condstore = true;
+        } else if self.condstore && changed_since.is_some() {
+            attrs.push(FetchAttr::ModSeq);
+        }
+        let dir = match self.letter_dir().await {
+            Ok(d) => d,
+            Err(e) => return Ok(self.answer(tag, "FETCH", Err(e))),
+        };
+        let targets: Vec<(u32, Letter)> = self
+            .view()
+            .resolve(set, uid)
+            .into_iter()
+            .filter(|(_, l)| changed_since.is_none_or(|c| l.modseq as u64 > c))
+            .map(|(n, l)| (n, l.clone()))
+            .collect();
+        let sets_seen = !self.view().read_only && attrs.iter().any(|a| a.sets_seen());
+        let needs_file = attrs.iter().any(needs_message);
+        for (seq, mut letter) in targets {
+            if sets_seen && letter.flags & flags::SEEN == 0 {
+                letter = self.mark_seen(letter).await;
+            }
+            let message = if needs_file {
+                match tokio::fs::read(spool::letter_path(&dir, &letter.fid)).await {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::error!(target: "imap", "letter {} unreadable: {e}", letter.fid);
+                        Vec::new()
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            let recent = self.view().recent.contains(&letter.uid);
+            let mut out = format!("* {seq} FETCH (").into_bytes();
+            let mut flags_sent = false;
+            for (i, attr) in attrs.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                flags_sent |= *attr == FetchAttr::Flags;
+                item(attr, &letter, recent, &message, &mut out);
+            }
+            if sets_seen && !flags_sent {
+                out.extend_from_slice(format!(" FLAGS {}", wire::flag_list(&letter, recent)).as_bytes());
+            }
+            out.extend_from_slice(b")\r\n");
+            self.out.extend_from_slice(&out);
+            if self.out.len() > 256 * 1024 {
+                self.flush().await?;
+            }
+        }
+        self.sync(false).await?;
+        self.ok(tag, "FETCH completed");
+        Ok(())
+    }
+
+    async fn mark_seen(&mut self, letter: Letter) -> Letter {
+        let (folder, id) = (letter.folder, letter.id);
+        let result = self
+            .ctx
+            .store
+            .call(move |c| folders::change_flags(c, folder, &[id], FlagChange::Add, flags::SEEN, &[], None))
+            .await;
+        match result {
+            Ok((mut changed, _)) if !changed.is_empty() => {
+                let updated = changed.remove(0);
+                self.ctx.store.folder_changed(folder);
+                let view = self.view();
+                if let Some(l) = view.letters.iter_mut().find(|l| l.id == id) {
+                    *l = updated.clone();
+                }
+                updated
+            }
+            _ => letter,
+        }
+    }
+}
+
+fn needs_message(attr: &FetchAttr) -> bool {
+    !matches!(attr, FetchAttr::Flags | FetchAttr::Uid | FetchAttr::InternalDate | FetchAttr::Rfc822Size | FetchAttr::ModSeq)
+}
+
+fn item(attr: &FetchAttr, letter: &Letter, recent: bool, message: &[u8], out: &mut Vec<u8>) {
+    let text = |out: &mut Vec<u8>, s: String| out.extend_from_slice(s.as_bytes());
+    match attr {
+        FetchAttr::Flags => text(out, format!("FLAGS {}", wire::flag_list(letter, recent))),
+        FetchAttr::Uid => text(out, format!("UID {}", letter.uid)),
+        FetchAttr::InternalDate => text(out, format!("INTERNALDATE {}", wire::internal_date(letter.internaldate))),
+        FetchAttr::Rfc822Size => text(out, format!("RFC822.SIZE {}", letter.size)),
+        FetchAttr::ModSeq => text(out, format!("MODSEQ ({})", letter.modseq)),
+        FetchAttr::Envelope => {
+            out.extend_from_slice(b"ENVELOPE ");
+            out.extend_from_slice(&mime::envelope_bytes(message));
+        }
+        FetchAttr::Body => {
+            out.extend_from_slice(b"BODY ");
+            out.extend_from_slice(&mime::body_structure_bytes(message, false));
+        }
+        FetchAttr::BodyStructure => {
+            out.extend_from_slice(b"BODYSTRUCTURE ");
+            out.extend_from_slice(&mime::body_structure_bytes(message, true));
+        }
+        FetchAttr::Rfc822 => {
+            out.extend_from_slice(b"RFC822 ");
+            wire::literal(message, out);
+        }
+        FetchAttr::Rfc822Header => {
+            out.extend_from_slice(b"RFC822.HEADER ");
+            wire::literal(&mime::section(message, &[], Some(mime::SectionText::Header)).unwrap_or_default(), out);
+        }
+        FetchAttr::Rfc822Text => {
+            out.extend_from_slice(b"RFC822.TEXT ");
+            wire::literal(&mime::section(message, &[], Some(mime::SectionText::Text)).unwrap_or_default(), out);
+        }
+        FetchAttr::BodySection { section, partial, .. } => {
+            out.extend_from_slice(attr.response_name().as_bytes());
+            out.push(b' ');
+            // A part that does not exist is an empty string, as Dovecot answers.
+            let data = section_data(message, section).unwrap_or_default();
+            let data = match partial {
+                Some((origin, count)) => mime::partial(&data, *origin, Some(*count)),
+                None => &data[..],
+            };
+            wire::literal(data, out);
+        }
+    }
+}
+
+fn section_data(message: &[u8], section: &Section) -> Option<Vec<u8>> {
+    let text = section.text.as_ref().map(|t| match t {
+        SectionText::Header => mime::SectionText::Header,
+        SectionText::HeaderFields(f) => mime::SectionText::HeaderFields(f.clone()),
+        SectionText::HeaderFieldsNot(f) => mime::SectionText::HeaderFieldsNot(f.clone()),
+        SectionText::Text => mime::SectionText::Text,
+        SectionText::Mime => mime::SectionText::Mime,
+    });
+    mime::section(message, &section.part, text)
+}

@@ -1,0 +1,280 @@
+//! Folder commands (RFC 3501 §6.3): CREATE, DELETE, RENAME, SUBSCRIBE,
+//! UNSUBSCRIBE, LIST, LSUB (with RFC 6154 special-use and RFC 3348 child
+//! attributes), STATUS and APPEND. The hierarchy separator is "/"; names are
+//! kept as the client sends them (modified UTF-7 stays encoded).
+
+use std::path::PathBuf;
+
+use super::command::{DateTime, Flag, StatusItem};
+use super::session::Session;
+use super::wire;
+use crate::store::accounts;
+use crate::store::folders;
+use crate::store::mailbox::{self, Folder, canonical_name, flags};
+use crate::store::{StoreError, spool};
+
+pub(super) const SEP: char = '/';
+
+impl Session {
+    pub(super) async fn letter_dir(&self) -> Result<PathBuf, StoreError> {
+        let (domain, storage) = (self.account().domain.clone(), self.ctx.storage.clone());
+        self.ctx
+            .store
+            .call(move |c| {
+                let path = accounts::find_domain(c, &domain)?.map(|d| d.storage_path).unwrap_or_default();
+                Ok(mailbox::letter_dir(&storage, &path))
+            })
+            .await
+    }
+
+    pub(super) async fn create(&mut self, tag: &str, name: &str) -> std::io::Result<()> {
+        let name = name.trim_end_matches(SEP).to_string();
+        if name.is_empty() || canonical_name(&name) == "INBOX" {
+            self.no(tag, "[ALREADYEXISTS] Mailbox exists");
+            return Ok(());
+        }
+        let account = self.account().id;
+        let result = self
+            .ctx
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let now = crate::mailman::unix_now();
+                // Superior names are created too (RFC 3501 §6.3.3).
+                let parts: Vec<&str> = name.split(SEP).collect();
+                for i in 1..parts.len() {
+                    mailbox::ensure_folder(&tx, account, &parts[..i].join("/"), now)?;
+                }
+                folders::create(&tx, account, &name, now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+        self.answer(tag, "CREATE", result);
+        Ok(())
+    }
+
+    pub(super) async fn delete(&mut self, tag: &str, name: &str) -> std::io::Result<()> {
+        let (account, n) = (self.account().id, name.to_string());
+        let dir = self.letter_dir().await;
+        let result = self
+            .ctx
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let freed = folders::delete(&tx, account, &n)?;
+                tx.commit()?;
+                Ok(freed)
+            })
+            .await;
+        if let (Ok(freed), Ok(dir)) = (&result, &dir) {
+            for fid in freed {
+                let _ = std::fs::remove_file(spool::letter_path(dir, fid));
+            }
+        }
+        self.answer(tag, "DELETE", result.map(|_| ()));
+        Ok(())
+    }
+
+    pub(super) async fn rename(&mut self, tag: &str, from: &str, to: &str) -> std::io::Result<()> {
+        let (account, f, t) = (self.account().id, from.to_string(), to.trim_end_matches(SEP).to_string());
+        let result = self
+            .ctx
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                folders::rename(&tx, account, &f, &t, SEP, crate::mailman::unix_now())?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+        self.answer(tag, "RENAME", result);
+        Ok(())
+    }
+
+    pub(super) async fn subscribe(&mut self, tag: &str, name: &str, on: bool) -> std::io::Result<()> {
+        let (account, n) = (self.account().id, name.to_string());
+        let result = self.ctx.store.call(move |c| folders::subscribe(c, account, &n, on)).await;
+        let result = match result {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(StoreError::NotFound(format!("mailbox {name}"))),
+            Err(e) => Err(e),
+        };
+        self.answer(tag, if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" }, result);
+        Ok(())
+    }
+
+    pub(super) async fn list(&mut self, tag: &str, reference: &str, pattern: &str, lsub: bool) -> std::io::Result<()> {
+        let verb = if lsub { "LSUB" } else { "LIST" };
+        if pattern.is_empty() && !lsub {
+            self.line("* LIST (\\Noselect) \"/\" \"\"");
+            self.ok(tag, "LIST completed");
+            return Ok(());
+        }
+        let account = self.account().id;
+        let all = match self.ctx.store.call(move |c| mailbox::list_folders(c, account)).await {
+            Ok(all) => all,
+            Err(e) => return Ok(self.answer(tag, verb, Err(e))),
+        };
+        let full = format!("{reference}{pattern}");
+        for f in &all {
+            if (lsub && !f.subscribed) || !matches(&full, &f.name) {
+                continue;
+            }
+            let attrs = attributes(f, &all);
+            self.line(&format!("* {verb} ({attrs}) \"/\" {}", wire::string(&f.name)));
+        }
+        self.ok(tag, &format!("{verb} completed"));
+        Ok(())
+    }
+
+    pub(super) async fn status(&mut self, tag: &str, name: &str, items: &[StatusItem]) -> std::io::Result<()> {
+        let (account, n) = (self.account().id, name.to_string());
+        let found = self
+            .ctx
+            .store
+            .call(move |c| {
+                let Some(folder) = mailbox::find_folder(c, account, &n)? else { return Ok(None) };
+                let letters = mailbox::letters(c, folder.id)?;
+                Ok(Some((folder, letters)))
+            })
+            .await;
+        let (folder, letters) = match found {
+            Ok(Some(x)) => x,
+            Ok(None) => return Ok(self.no(tag, "[NONEXISTENT] No such mailbox")),
+            Err(e) => return Ok(self.answer(tag, "STATUS", Err(e))),
+        };
+        let value = |item: &StatusItem| match item {
+            StatusItem::Messages => letters.len() as i64,
+            StatusItem::Recent => letters.iter().filter(|l| l.flags & flags::RECENT != 0).count() as i64,
+            StatusItem::UidNext => folder.uidnext,
+            StatusItem::UidValidity => folder.uidvalidity,
+            StatusItem::Unseen => letters.iter().filter(|l| l.flags & flags::SEEN == 0).count() as i64,
+            StatusItem::HighestModSeq => folder.highestmodseq,
+        };
+        let parts: Vec<String> = items.iter().map(|i| format!("{} {}", i.name(), value(i))).collect();
+        if items.contains(&StatusItem::HighestModSeq) {
+            self.condstore = true;
+        }
+        self.line(&format!("* STATUS {} ({})", wire::string(&folder.name), parts.join(" ")));
+        self.ok(tag, "STATUS completed");
+        Ok(())
+    }
+
+    pub(super) async fn append(
+        &mut self,
+        tag: &str,
+        name: &str,
+        flag_list: &[Flag],
+        date: Option<DateTime>,
+        message: Vec<u8>,
+    ) -> std::io::Result<()> {
+        let dir = match self.letter_dir().await {
+            Ok(d) => d,
+            Err(e) => return Ok(self.answer(tag, "APPEND", Err(e))),
+        };
+        let (account, n) = (self.account().id, name.to_string());
+        let exists = self.ctx.store.call(move |c| mailbox::find_folder(c, account, &n)).await;
+        let folder = match exists {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(self.no(tag, "[TRYCREATE] No such mailbox")),
+            Err(e) => return Ok(self.answer(tag, "APPEND", Err(e))),
+        };
+        let d = dir.clone();
+        // Stored with CRLF line ends, so sizes and sections agree (RFC 3501 §6.3.11).
+        let written = tokio::task::spawn_blocking(move || spool::write_letter(&d, &super::mime::normalize_crlf(&message))).await;
+        let (fid, size) = match written {
+            Ok(Ok(x)) => x,
+            _ => return Ok(self.no(tag, "[SERVERBUG] Cannot store the message")),
+        };
+        let (bits, keywords) = wire::split_flags(flag_list);
+        let when = date.map(|d| d.unix).unwrap_or_else(crate::mailman::unix_now);
+        let (f, letter) = (folder.id, fid.clone());
+        let recorded = self
+            .ctx
+            .store
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let uid = mailbox::append_with_keywords(&tx, f, &letter, size as i64, when, bits | flags::RECENT, &keywords.join(" "))?;
+                tx.commit()?;
+                Ok(uid)
+            })
+            .await;
+        match recorded {
+            Ok(uid) => {
+                self.ctx.store.folder_changed(folder.id);
+                if self.selected_folder() == Some(folder.id) {
+                    self.sync(true).await?;
+                }
+                self.ok(tag, &format!("[APPENDUID {} {uid}] APPEND completed", folder.uidvalidity));
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(spool::letter_path(&dir, &fid));
+                self.answer(tag, "APPEND", Err(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// OK, or NO with the response code the error calls for.
+    pub(super) fn answer(&mut self, tag: &str, verb: &str, result: Result<(), StoreError>) {
+        match result {
+            Ok(()) => self.ok(tag, &format!("{verb} completed")),
+            Err(StoreError::NotFound(_)) => self.no(tag, "[NONEXISTENT] No such mailbox"),
+            Err(StoreError::Exists(_)) => self.no(tag, "[ALREADYEXISTS] Mailbox exists"),
+            Err(StoreError::Invalid(why)) => self.no(tag, &format!("[CANNOT] {why}")),
+            Err(e) => {
+                tracing::error!(target: "imap", "{verb} failed: {e}");
+                self.no(tag, "[SERVERBUG] Internal error")
+            }
+        }
+    }
+}
+
+/// LIST attributes: children (RFC 3348) and special use (RFC 6154).
+fn attributes(f: &Folder, all: &[Folder]) -> String {
+    let prefix = format!("{}{SEP}", f.name);
+    let mut attrs = vec![if all.iter().any(|o| o.name.starts_with(&prefix)) { "\\HasChildren" } else { "\\HasNoChildren" }.to_string()];
+    if !f.special.is_empty() {
+        attrs.push(format!("\\{}", f.special));
+    }
+    attrs.join(" ")
+}
+
+/// LIST wildcards: `*` matches anything, `%` anything but the separator.
+/// INBOX matches case-insensitively.
+pub(super) fn matches(pattern: &str, name: &str) -> bool {
+    // Backtracking is exponential in the wildcards; no real client sends many.
+    if pattern.bytes().filter(|b| matches!(b, b'*' | b'%')).count() > 16 {
+        return false;
+    }
+    let name = if canonical_name(name) == "INBOX" { "INBOX".to_string() } else { name.to_string() };
+    let pattern = if pattern.len() >= 5 && pattern[..5].eq_ignore_ascii_case("INBOX") { format!("INBOX{}", &pattern[5..]) } else { pattern.to_string() };
+    glob(pattern.as_bytes(), name.as_bytes())
+}
+
+fn glob(p: &[u8], n: &[u8]) -> bool {
+    match p.first() {
+        None => n.is_empty(),
+        Some(b'*') => (0..=n.len()).any(|i| glob(&p[1..], &n[i..])),
+        Some(b'%') => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != SEP as u8).any(|i| glob(&p[1..], &n[i..])),
+        Some(&c) => n.first() == Some(&c) && glob(&p[1..], &n[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn list_wildcards() {
+        assert!(matches("*", "Work/2026"));
+        assert!(matches("%", "Work"));
+        assert!(!matches("%", "Work/2026"));
+        assert!(matches("Work/%", "Work/2026"));
+        assert!(matches("inbox", "INBOX"));
+        assert!(matches("INBOX", "INBOX"));
+        assert!(!matches("Sent", "Sent Items"));
+        assert!(matches("S*", "Sent Items"));
+    }
+}

@@ -1,0 +1,46 @@
+//! IMAP4rev1 (RFC 3501) on the store, with LITERAL+, SASL-IR, ID, ENABLE,
+//! IDLE, NAMESPACE, UIDPLUS, MOVE, UNSELECT, SPECIAL-USE, CHILDREN and
+//! CONDSTORE. `command` parses, `mime` computes ENVELOPE/BODYSTRUCTURE and
+//! body sections, `session` reads commands and dispatches them to
+//! `folders`, `selected`, `fetch` and `search`; `wire` formats data. Two
+//! listeners, each a managed service: "imap4" (STARTTLS) and "imaps".
+
+pub mod command;
+mod fetch;
+mod folders;
+pub mod mime;
+mod search;
+mod selected;
+mod session;
+mod wire;
+
+use std::sync::Arc;
+
+pub use session::{ImapContext, Session};
+
+use crate::services::{Handler, Service, ServiceManager};
+use crate::stream;
+
+/// Most IMAP sessions served at once, per listener (clients keep several).
+pub const MAX_SESSIONS: u32 = 500;
+
+/// Start an IMAP listener on `port` as the service `name`.
+pub async fn start(
+    ctx: Arc<ImapContext>,
+    services: &ServiceManager,
+    name: &str,
+    port: u16,
+    implicit_tls: bool,
+) -> std::io::Result<Arc<Service>> {
+    if implicit_tls && ctx.tls.is_none() {
+        return Err(std::io::Error::other("implicit TLS needs a TLS configuration"));
+    }
+    let handler: Handler = Arc::new(move |tcp, stats| {
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            let (stream, peer) = stream::open(tcp, stats, ctx.tls.clone().filter(|_| implicit_tls)).await?;
+            Session::new(stream, peer, ctx, implicit_tls).run().await.map_err(|e| e.to_string())
+        })
+    });
+    services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await
+}

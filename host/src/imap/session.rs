@@ -1,0 +1,400 @@
+//! One IMAP4rev1 session (RFC 3501): reading tagged commands with their
+//! literals (synchronising and LITERAL+, both capped), the state machine
+//! (not authenticated, authenticated, selected), CAPABILITY, STARTTLS,
+//! LOGIN/AUTHENTICATE, and dispatch. Folder commands live in `folders.rs`,
+//! the selected mailbox in `selected.rs`, FETCH and SEARCH in their files.
+//!
+//! `dispatch` is the one place every command passes: the hook point for
+//! scripts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+
+use super::command::{self, Command, ErrorKind, Request};
+use super::selected::View;
+use crate::lineio::{self, LineRead};
+use crate::sasl::{self, Credentials};
+use crate::store::Store;
+use crate::store::accounts::Account;
+use crate::stream::{self, BoxStream};
+
+pub struct ImapContext {
+    pub server_name: String,
+    pub store: Store,
+    pub storage: PathBuf,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub allow_plaintext_auth: bool,
+    /// RFC 3501 §5.4: at least 30 minutes of inactivity before logout.
+    pub timeout: Duration,
+    /// Largest APPEND literal (`MessageSizeLimit`, 0 = none).
+    pub max_message: u64,
+}
+
+/// Longest command line, literals excluded.
+const MAX_LINE: usize = 64 * 1024;
+/// Literals outside APPEND (strings, search terms) are small.
+const MAX_SMALL_LITERAL: u64 = 64 * 1024;
+/// Bad commands tolerated before the session is closed.
+const MAX_ERRORS: u32 = 20;
+const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(300);
+
+pub(super) enum State {
+    NotAuthenticated,
+    Authenticated(Account),
+    Selected(Account, View),
+}
+
+pub struct Session {
+    pub(super) io: BufReader<BoxStream>,
+    pub(super) ctx: Arc<ImapContext>,
+    pub(super) peer: SocketAddr,
+    tls: bool,
+    pub(super) state: State,
+    /// CONDSTORE was enabled (ENABLE, SELECT (CONDSTORE), or a command
+    /// using it): FETCH responses carry MODSEQ from then on.
+    pub(super) condstore: bool,
+    errors: u32,
+    pub(super) out: Vec<u8>,
+}
+
+pub(super) enum Next {
+    Continue,
+    Close,
+}
+
+/// A command as read from the wire.
+enum Incoming {
+    Command(Vec<u8>),
+    /// Already answered (too long, literal refused); read the next one.
+    Refused,
+    Closed,
+    TimedOut,
+}
+
+impl Session {
+    pub fn new(stream: BoxStream, peer: SocketAddr, ctx: Arc<ImapContext>, tls: bool) -> Session {
+        Session { io: BufReader::new(stream), ctx, peer, tls, state: State::NotAuthenticated, condstore: false, errors: 0, out: Vec::new() }
+    }
+
+    pub async fn run(mut self) -> std::io::Result<()> {
+        let caps = self.capabilities();
+        self.line(&format!("* OK [CAPABILITY {caps}] {} Rumble IMAP4rev1 ready", self.ctx.server_name));
+        let result = self.serve().await;
+        let flushed = self.flush().await;
+        result.and(flushed)
+    }
+
+    async fn serve(&mut self) -> std::io::Result<()> {
+        loop {
+            let input = match self.read_command().await? {
+                Incoming::Command(c) => c,
+                Incoming::Refused => continue,
+                Incoming::Closed => return Ok(()),
+                Incoming::TimedOut => {
+                    self.line("* BYE Autologout; idle for too long");
+                    return Ok(());
+                }
+            };
+            let next = match command::parse(&input) {
+                Ok(request) => self.dispatch(request).await?,
+                Err(e) => {
+                    self.errors += 1;
+                    match (e.kind, e.tag) {
+                        (ErrorKind::BadCharset, Some(tag)) => self.line(&format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] {}", e.message)),
+                        (_, Some(tag)) => self.line(&format!("{tag} BAD {}", e.message)),
+                        (_, None) => self.line(&format!("* BAD {}", e.message)),
+                    }
+                    Next::Continue
+                }
+            };
+            if matches!(next, Next::Close) {
+                return Ok(());
+            }
+            if self.errors >= MAX_ERRORS {
+                self.line("* BYE Too many errors");
+                return Ok(());
+            }
+        }
+    }
+
+    /// One command line plus its literals. A synchronising literal is
+    /// acknowledged with `+` only if it fits; a LITERAL+ one that does not
+    /// fit cannot be skipped safely, so the session ends.
+    async fn read_command(&mut self) -> std::io::Result<Incoming> {
+        let mut command = Vec::new();
+        loop {
+            let line = match self.read_line().await? {
+                Some(LineRead::Line { text, .. }) => text,
+                Some(LineRead::TooLong) => {
+                    self.errors += 1;
+                    self.line("* BAD Command line too long");
+                    return Ok(Incoming::Refused);
+                }
+                Some(LineRead::Closed) => return Ok(Incoming::Closed),
+                None => return Ok(Incoming::TimedOut),
+            };
+            command.extend_from_slice(&line);
+            let Some(literal) = command::literal_at_end(&line) else {
+                return Ok(Incoming::Command(command));
+            };
+            let limit = self.literal_limit(&command);
+            if literal.size > limit {
+                self.errors += 1;
+                let tag = tag_of(&command);
+                if literal.non_sync {
+                    self.line(&format!("* BYE [TOOBIG] Literal of {} octets is over the limit of {limit}", literal.size));
+                    return Ok(Incoming::Closed);
+                }
+                self.line(&format!("{tag} NO [TOOBIG] Literal of {} octets is over the limit of {limit}", literal.size));
+                return Ok(Incoming::Refused);
+            }
+            if !literal.non_sync {
+                self.line("+ Ready for literal data");
+            }
+            command.extend_from_slice(b"\r\n");
+            if !self.read_exact_into(literal.size as usize, &mut command).await? {
+                return Ok(Incoming::Closed);
+            }
+        }
+    }
+
+    /// APPEND may carry a whole message; anything else only small strings.
+    fn literal_limit(&self, command: &[u8]) -> u64 {
+        let text = String::from_utf8_lossy(&command[..command.len().min(64)]).to_ascii_uppercase();
+        let is_append = text.split(' ').nth(1) == Some("APPEND");
+        match (is_append, self.ctx.max_message) {
+            (true, 0) => u64::from(u32::MAX),
+            (true, max) => max,
+            (false, _) => MAX_SMALL_LITERAL,
+        }
+    }
+
+    async fn read_exact_into(&mut self, n: usize, out: &mut Vec<u8>) -> std::io::Result<bool> {
+        self.flush().await?;
+        let start = out.len();
+        out.resize(start + n, 0);
+        match tokio::time::timeout(self.ctx.timeout, self.io.read_exact(&mut out[start..])).await {
+            Ok(Ok(_)) => Ok(true),
+            _ => Ok(false),
+        }
+    }
+
+    pub(super) async fn read_line(&mut self) -> std::io::Result<Option<LineRead>> {
+        self.flush().await?;
+        match tokio::time::timeout(self.ctx.timeout, lineio::read_line(&mut self.io, MAX_LINE)).await {
+            Ok(r) => r.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn dispatch(&mut self, req: Request) -> std::io::Result<Next> {
+        let Request { tag, command } = req;
+        let authenticated = !matches!(self.state, State::NotAuthenticated);
+        let selected = matches!(self.state, State::Selected(..));
+        match command {
+            Command::Capability => {
+                let caps = self.capabilities();
+                self.line(&format!("* CAPABILITY {caps}"));
+                self.ok(&tag, "CAPABILITY completed");
+            }
+            Command::Noop | Command::Check => {
+                if selected {
+                    self.sync(true).await?;
+                }
+                self.ok(&tag, "completed");
+            }
+            Command::Logout => {
+                self.line("* BYE Logging out");
+                self.ok(&tag, "LOGOUT completed");
+                return Ok(Next::Close);
+            }
+            Command::Id(_) => {
+                self.line(&format!("* ID (\"name\" \"Rumble\" \"version\" \"{}\")", crate::rumble_version()));
+                self.ok(&tag, "ID completed");
+            }
+            Command::StartTls if !authenticated => return self.starttls(&tag).await,
+            Command::Login { user, password } if !authenticated => {
+                self.login(&tag, Credentials { user, password }).await?;
+            }
+            Command::Authenticate { mechanism, initial } if !authenticated => self.authenticate(&tag, &mechanism, initial).await?,
+            Command::StartTls | Command::Login { .. } | Command::Authenticate { .. } => {
+                self.bad(&tag, "Already authenticated");
+            }
+            _ if !authenticated => self.bad(&tag, "Log in first"),
+            Command::Namespace => {
+                self.line("* NAMESPACE ((\"\" \"/\")) NIL NIL");
+                self.ok(&tag, "NAMESPACE completed");
+            }
+            Command::Enable(caps) => {
+                if caps.iter().any(|c| c == "CONDSTORE") {
+                    self.condstore = true;
+                    self.line("* ENABLED CONDSTORE");
+                } else {
+                    self.line("* ENABLED");
+                }
+                self.ok(&tag, "ENABLE completed");
+            }
+            Command::Select { mailbox, condstore } => self.select(&tag, &mailbox, false, condstore).await?,
+            Command::Examine { mailbox, condstore } => self.select(&tag, &mailbox, true, condstore).await?,
+            Command::Create(name) => self.create(&tag, &name).await?,
+            Command::Delete(name) => self.delete(&tag, &name).await?,
+            Command::Rename { from, to } => self.rename(&tag, &from, &to).await?,
+            Command::Subscribe(name) => self.subscribe(&tag, &name, true).await?,
+            Command::Unsubscribe(name) => self.subscribe(&tag, &name, false).await?,
+            Command::List { reference, pattern } => self.list(&tag, &reference, &pattern, false).await?,
+            Command::Lsub { reference, pattern } => self.list(&tag, &reference, &pattern, true).await?,
+            Command::Status { mailbox, items } => self.status(&tag, &mailbox, &items).await?,
+            Command::Append { mailbox, flags, date, message } => self.append(&tag, &mailbox, &flags, date, message).await?,
+            _ if !selected => self.bad(&tag, "No mailbox selected"),
+            Command::Close => self.close(&tag, true).await?,
+            Command::Unselect => self.close(&tag, false).await?,
+            Command::Expunge => self.expunge(&tag, None).await?,
+            Command::UidExpunge(set) => self.expunge(&tag, Some(set)).await?,
+            Command::Search { criteria, uid, .. } => self.search(&tag, &criteria, uid).await?,
+            Command::Fetch { set, items, uid, changed_since } => self.fetch(&tag, &set, &items, uid, changed_since).await?,
+            Command::Store { set, uid, unchanged_since, mode, silent, flags } => {
+                self.store(&tag, &set, uid, unchanged_since, mode, silent, &flags).await?;
+            }
+            Command::Copy { set, mailbox, uid } => self.copy(&tag, &set, &mailbox, uid, false).await?,
+            Command::Move { set, mailbox, uid } => self.copy(&tag, &set, &mailbox, uid, true).await?,
+            Command::Idle => return self.idle(&tag).await,
+        }
+        Ok(Next::Continue)
+    }
+
+    pub(super) fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "SPECIAL-USE", "CHILDREN", "CONDSTORE"];
+        if self.ctx.tls.is_some() && !self.tls {
+            caps.push("STARTTLS");
+        }
+        if self.plaintext_allowed() {
+            caps.push("AUTH=PLAIN");
+        } else {
+            caps.push("LOGINDISABLED");
+        }
+        caps.join(" ")
+    }
+
+    fn plaintext_allowed(&self) -> bool {
+        self.tls || self.ctx.allow_plaintext_auth
+    }
+
+    /// RFC 3501 §6.2.1: the client must forget what it knew; anything it
+    /// sent after STARTTLS before the handshake is thrown away.
+    async fn starttls(&mut self, tag: &str) -> std::io::Result<Next> {
+        let Some(config) = self.ctx.tls.clone().filter(|_| !self.tls) else {
+            self.bad(tag, "STARTTLS not available");
+            return Ok(Next::Continue);
+        };
+        self.ok(tag, "Begin TLS negotiation now");
+        self.flush().await?;
+        let plain = std::mem::replace(&mut self.io, BufReader::new(stream::detached())).into_inner();
+        match tokio::time::timeout(Duration::from_secs(30), stream::accept_tls(plain, config)).await {
+            Ok(Ok(tls)) => {
+                self.io = BufReader::new(tls);
+                self.tls = true;
+                Ok(Next::Continue)
+            }
+            _ => Ok(Next::Close),
+        }
+    }
+
+    async fn authenticate(&mut self, tag: &str, mechanism: &str, initial: Option<String>) -> std::io::Result<()> {
+        if !self.plaintext_allowed() {
+            self.errors += 1;
+            return Ok(self.no(tag, "[PRIVACYREQUIRED] Use STARTTLS first"));
+        }
+        if mechanism != "PLAIN" {
+            return Ok(self.no(tag, "Unsupported authentication mechanism"));
+        }
+        let response = match initial {
+            Some(r) => r,
+            None => {
+                self.line("+ ");
+                match self.read_line().await? {
+                    Some(LineRead::Line { text, .. }) => String::from_utf8_lossy(&text).trim().to_string(),
+                    _ => return Ok(()),
+                }
+            }
+        };
+        if response == "*" {
+            return Ok(self.bad(tag, "Authentication cancelled"));
+        }
+        match sasl::decode_response(&response).and_then(|d| sasl::parse_plain(&d)) {
+            Ok(c) => self.login(tag, c).await,
+            Err(e) => Ok(self.bad(tag, &format!("Invalid SASL response: {e}"))),
+        }
+    }
+
+    async fn login(&mut self, tag: &str, c: Credentials) -> std::io::Result<()> {
+        if !self.plaintext_allowed() {
+            self.errors += 1;
+            return Ok(self.no(tag, "[PRIVACYREQUIRED] Use STARTTLS first"));
+        }
+        match crate::login::authenticate(&self.ctx.store, &c.user, &c.password).await {
+            Ok(Some(account)) => {
+                tracing::info!(target: "imap", "{}: {} logged in", self.peer.ip(), account.address());
+                self.state = State::Authenticated(account);
+                let caps = self.capabilities();
+                self.ok(tag, &format!("[CAPABILITY {caps}] Logged in"));
+            }
+            Ok(None) => {
+                tracing::warn!(target: "imap", "{}: login failed for {:?}", self.peer.ip(), c.user);
+                tokio::time::sleep(AUTH_FAILURE_DELAY).await;
+                self.errors += 1;
+                self.no(tag, "[AUTHENTICATIONFAILED] Authentication failed");
+            }
+            Err(e) => {
+                tracing::error!(target: "imap", "login lookup failed: {e}");
+                self.no(tag, "[UNAVAILABLE] Temporary failure, try again later");
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn account(&self) -> &Account {
+        match &self.state {
+            State::Authenticated(a) | State::Selected(a, _) => a,
+            State::NotAuthenticated => unreachable!("dispatch checks the state"),
+        }
+    }
+
+    pub(super) fn line(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    pub(super) fn ok(&mut self, tag: &str, text: &str) {
+        self.line(&format!("{tag} OK {text}"));
+    }
+
+    pub(super) fn no(&mut self, tag: &str, text: &str) {
+        self.line(&format!("{tag} NO {text}"));
+    }
+
+    pub(super) fn bad(&mut self, tag: &str, text: &str) {
+        self.errors += 1;
+        self.line(&format!("{tag} BAD {text}"));
+    }
+
+    pub(super) async fn flush(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        let w = self.io.get_mut();
+        w.write_all(&out).await?;
+        w.flush().await
+    }
+}
+
+/// The tag of a command that will not be parsed (for a NO about its literal).
+fn tag_of(command: &[u8]) -> String {
+    let end = command.iter().position(|&b| b == b' ').unwrap_or(command.len());
+    let tag = String::from_utf8_lossy(&command[..end]).to_string();
+    if tag.is_empty() { "*".into() } else { tag }
+}

@@ -1,0 +1,273 @@
+//! What IMAP does to folders and letters beyond delivery: flag changes (with
+//! a new modification sequence each), expunge, copy, and folder create,
+//! rename, delete, subscribe. Each function works inside the caller's
+//! transaction; the caller commits and removes freed files afterwards.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+use super::mailbox::{self, Folder, Letter, canonical_name, flags};
+
+/// Folders every new mailbox account gets, with their RFC 6154 attribute.
+pub const SPECIAL_FOLDERS: [(&str, &str); 4] = [("Drafts", "Drafts"), ("Sent", "Sent"), ("Trash", "Trash"), ("Junk", "Junk")];
+
+/// INBOX and the special-use folders, for a new account.
+pub fn create_defaults(conn: &Connection, account: i64, now: i64) -> Result<(), StoreError> {
+    mailbox::ensure_folder(conn, account, "INBOX", now)?;
+    for (name, special) in SPECIAL_FOLDERS {
+        let folder = mailbox::ensure_folder(conn, account, name, now)?;
+        conn.execute("UPDATE folders SET special = ?2 WHERE id = ?1", params![folder.id, special])?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagChange {
+    Replace,
+    Add,
+    Remove,
+}
+
+/// Change flags and keywords of letters `ids` in `folder`. Letters whose
+/// modseq is above `unchanged_since` are left alone (CONDSTORE) and listed
+/// in the second vector (their UIDs). Returns the letters as they are now
+/// (only those that actually changed get a new modseq).
+pub fn change_flags(
+    conn: &Connection,
+    folder: i64,
+    ids: &[i64],
+    change: FlagChange,
+    bits: i64,
+    keywords: &[String],
+    unchanged_since: Option<i64>,
+) -> Result<(Vec<Letter>, Vec<i64>), StoreError> {
+    let mut changed = Vec::new();
+    let mut refused = Vec::new();
+    for id in ids {
+        let Some(letter) = letter_by_id(conn, folder, *id)? else { continue };
+        if unchanged_since.is_some_and(|u| letter.modseq > u) {
+            refused.push(letter.uid);
+            continue;
+        }
+        let (new_bits, new_keywords) = apply(&letter, change, bits, keywords);
+        if new_bits == letter.flags && new_keywords == letter.keywords {
+            changed.push(letter);
+            continue;
+        }
+        let modseq: i64 = conn.query_row(
+            "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+            [folder],
+            |r| r.get(0),
+        )?;
+        conn.execute(
+            "UPDATE messages SET flags = ?2, keywords = ?3, modseq = ?4 WHERE id = ?1",
+            params![id, new_bits, new_keywords, modseq],
+        )?;
+        changed.push(Letter { flags: new_bits, keywords: new_keywords, modseq, ..letter });
+    }
+    Ok((changed, refused))
+}
+
+/// The bits IMAP clients may set (\Recent is the server's).
+const CLIENT_BITS: i64 = flags::SEEN | flags::ANSWERED | flags::FLAGGED | flags::DELETED | flags::DRAFT;
+
+fn apply(letter: &Letter, change: FlagChange, bits: i64, keywords: &[String]) -> (i64, String) {
+    let bits = bits & CLIENT_BITS;
+    let mut current: Vec<String> = letter.keywords.split(' ').filter(|k| !k.is_empty()).map(String::from).collect();
+    let new_bits = match change {
+        FlagChange::Replace => (letter.flags & !CLIENT_BITS) | bits,
+        FlagChange::Add => letter.flags | bits,
+        FlagChange::Remove => letter.flags & !bits,
+    };
+    match change {
+        FlagChange::Replace => current = keywords.to_vec(),
+        FlagChange::Add => {
+            for k in keywords {
+                if !current.iter().any(|c| c.eq_ignore_ascii_case(k)) {
+                    current.push(k.clone());
+                }
+            }
+        }
+        FlagChange::Remove => current.retain(|c| !keywords.iter().any(|k| k.eq_ignore_ascii_case(c))),
+    }
+    (new_bits, current.join(" "))
+}
+
+fn letter_by_id(conn: &Connection, folder: i64, id: i64) -> Result<Option<Letter>, StoreError> {
+    Ok(mailbox::letters_where(conn, "folder = ?1 AND id = ?2", params![folder, id])?.into_iter().next())
+}
+
+/// Remove the letters of `folder` marked \Deleted (only those with a UID in
+/// `only`, when given: UID EXPUNGE). Returns the removed UIDs in order and
+/// the files no letter uses any more.
+pub fn expunge(conn: &Connection, folder: i64, only: Option<&[i64]>) -> Result<(Vec<i64>, Vec<String>), StoreError> {
+    let doomed: Vec<Letter> = mailbox::letters(conn, folder)?
+        .into_iter()
+        .filter(|l| l.flags & flags::DELETED != 0 && only.is_none_or(|o| o.contains(&l.uid)))
+        .collect();
+    let ids: Vec<i64> = doomed.iter().map(|l| l.id).collect();
+    let freed = mailbox::remove_letters(conn, folder, &ids)?;
+    if !doomed.is_empty() {
+        conn.execute("UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1", [folder])?;
+    }
+    Ok((doomed.iter().map(|l| l.uid).collect(), freed))
+}
+
+/// Copy letters into `to` (same files, new UIDs, \Recent set). Returns
+/// (source UID, new UID) pairs for COPYUID.
+pub fn copy(conn: &Connection, letters: &[Letter], to: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut pairs = Vec::with_capacity(letters.len());
+    for l in letters {
+        let bits = (l.flags & CLIENT_BITS) | flags::RECENT;
+        let uid = mailbox::append_with_keywords(conn, to, &l.fid, l.size, l.internaldate, bits, &l.keywords)?;
+        pairs.push((l.uid, uid));
+    }
+    Ok(pairs)
+}
+
+/// Clear \Recent on every letter of `folder`; returns the UIDs that had it
+/// (they are recent for the session that selected the folder).
+pub fn take_recent(conn: &Connection, folder: i64) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE messages SET flags = flags & ~?2 WHERE folder = ?1 AND flags & ?2 != 0 RETURNING uid",
+    )?;
+    let mut uids: Vec<i64> = stmt.query_map(params![folder, flags::RECENT], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    uids.sort_unstable();
+    Ok(uids)
+}
+
+pub fn create(conn: &Connection, account: i64, name: &str, now: i64) -> Result<Folder, StoreError> {
+    if mailbox::find_folder(conn, account, name)?.is_some() {
+        return Err(StoreError::Exists(format!("mailbox {name}")));
+    }
+    mailbox::ensure_folder(conn, account, name, now)
+}
+
+/// Delete a folder and its letters; returns the freed files. INBOX cannot
+/// be deleted (RFC 3501 §6.3.4).
+pub fn delete(conn: &Connection, account: i64, name: &str) -> Result<Vec<String>, StoreError> {
+    if canonical_name(name) == "INBOX" {
+        return Err(StoreError::Invalid("INBOX cannot be deleted".into()));
+    }
+    let folder = mailbox::find_folder(conn, account, name)?.ok_or_else(|| StoreError::NotFound(format!("mailbox {name}")))?;
+    let ids: Vec<i64> = mailbox::letters(conn, folder.id)?.iter().map(|l| l.id).collect();
+    let freed = mailbox::remove_letters(conn, folder.id, &ids)?;
+    conn.execute("DELETE FROM folders WHERE id = ?1", [folder.id])?;
+    Ok(freed)
+}
+
+/// Rename a folder and everything below it (`sep` is the hierarchy
+/// separator). Renaming INBOX moves its letters into a new folder and
+/// leaves INBOX empty (RFC 3501 §6.3.5).
+pub fn rename(conn: &Connection, account: i64, from: &str, to: &str, sep: char, now: i64) -> Result<(), StoreError> {
+    let source = mailbox::find_folder(conn, account, from)?.ok_or_else(|| StoreError::NotFound(format!("mailbox {from}")))?;
+    if mailbox::find_folder(conn, account, to)?.is_some() {
+        return Err(StoreError::Exists(format!("mailbox {to}")));
+    }
+    if source.name == "INBOX" {
+        let target = mailbox::ensure_folder(conn, account, to, now)?;
+        let letters = mailbox::letters(conn, source.id)?;
+        copy(conn, &letters, target.id)?;
+        let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
+        mailbox::remove_letters(conn, source.id, &ids)?;
+        return Ok(());
+    }
+    let prefix = format!("{}{sep}", source.name);
+    for f in mailbox::list_folders(conn, account)? {
+        let new_name = if f.id == source.id {
+            to.to_string()
+        } else if let Some(rest) = f.name.strip_prefix(&prefix) {
+            format!("{to}{sep}{rest}")
+        } else {
+            continue;
+        };
+        conn.execute("UPDATE folders SET name = ?2 WHERE id = ?1", params![f.id, new_name])?;
+    }
+    Ok(())
+}
+
+pub fn subscribe(conn: &Connection, account: i64, name: &str, on: bool) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE folders SET subscribed = ?3 WHERE account = ?1 AND name = ?2",
+        params![account, canonical_name(name), on],
+    )? > 0)
+}
+
+/// The highest modseq of a folder (for HIGHESTMODSEQ and CONDSTORE).
+pub fn highest_modseq(conn: &Connection, folder: i64) -> Result<i64, StoreError> {
+    Ok(conn
+        .query_row("SELECT highestmodseq FROM folders WHERE id = ?1", [folder], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::accounts::{self, AccountKind, NewAccount};
+
+    fn account() -> (Connection, i64) {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        accounts::add_domain(&conn, "example.org", "", 0).unwrap();
+        let new = NewAccount { domain: "example.org".into(), user: "ann".into(), password: None, kind: AccountKind::Mbox, arg: String::new() };
+        let id = accounts::add_account(&conn, &new).unwrap().id;
+        (conn, id)
+    }
+
+    #[test]
+    fn new_accounts_get_special_use_folders() {
+        let (c, ann) = account();
+        let names: Vec<(String, String)> = mailbox::list_folders(&c, ann).unwrap().into_iter().map(|f| (f.name, f.special)).collect();
+        assert_eq!(names[0], ("INBOX".to_string(), String::new()));
+        assert!(names.contains(&("Sent".to_string(), "Sent".to_string())));
+        assert!(names.contains(&("Trash".to_string(), "Trash".to_string())));
+    }
+
+    #[test]
+    fn flags_keywords_modseq_expunge_and_copy() {
+        let (c, ann) = account();
+        let inbox = mailbox::find_folder(&c, ann, "INBOX").unwrap().unwrap();
+        mailbox::append_in(&c, inbox.id, "aaaa", 10, 1, flags::RECENT).unwrap();
+        mailbox::append_in(&c, inbox.id, "bbbb", 10, 1, 0).unwrap();
+        let ls = mailbox::letters(&c, inbox.id).unwrap();
+        let ids: Vec<i64> = ls.iter().map(|l| l.id).collect();
+        let start = highest_modseq(&c, inbox.id).unwrap();
+        let (got, refused) = change_flags(&c, inbox.id, &ids, FlagChange::Add, flags::SEEN | flags::RECENT, &["$Forwarded".into()], None).unwrap();
+        assert!(refused.is_empty());
+        assert!(got.iter().all(|l| l.flags & flags::SEEN != 0 && l.keywords == "$Forwarded" && l.modseq > start));
+        assert_eq!(got[1].flags & flags::RECENT, 0, "clients cannot set \\Recent");
+        // CONDSTORE: a stale UNCHANGEDSINCE is refused
+        let (_, refused) = change_flags(&c, inbox.id, &ids[..1], FlagChange::Add, flags::FLAGGED, &[], Some(start)).unwrap();
+        assert_eq!(refused, [1]);
+        assert_eq!(take_recent(&c, inbox.id).unwrap(), [1]);
+        assert!(take_recent(&c, inbox.id).unwrap().is_empty());
+        change_flags(&c, inbox.id, &ids[..1], FlagChange::Replace, flags::DELETED, &[], None).unwrap();
+        let trash = mailbox::find_folder(&c, ann, "Trash").unwrap().unwrap();
+        let pairs = copy(&c, &mailbox::letters(&c, inbox.id).unwrap(), trash.id).unwrap();
+        assert_eq!(pairs, [(1, 1), (2, 2)]);
+        let (uids, freed) = expunge(&c, inbox.id, None).unwrap();
+        assert_eq!(uids, [1]);
+        assert!(freed.is_empty(), "the copy in Trash still uses the file");
+    }
+
+    #[test]
+    fn rename_moves_children_and_inbox_rename_moves_mail() {
+        let (c, ann) = account();
+        create(&c, ann, "Work", 1).unwrap();
+        create(&c, ann, "Work/2026", 1).unwrap();
+        assert!(matches!(create(&c, ann, "Work", 1), Err(StoreError::Exists(_))));
+        rename(&c, ann, "Work", "Old", '/', 1).unwrap();
+        assert!(mailbox::find_folder(&c, ann, "Old/2026").unwrap().is_some());
+        let inbox = mailbox::find_folder(&c, ann, "INBOX").unwrap().unwrap();
+        mailbox::append_in(&c, inbox.id, "aaaa", 10, 1, 0).unwrap();
+        rename(&c, ann, "INBOX", "Saved", '/', 1).unwrap();
+        assert!(mailbox::letters(&c, inbox.id).unwrap().is_empty());
+        let saved = mailbox::find_folder(&c, ann, "Saved").unwrap().unwrap();
+        assert_eq!(mailbox::letters(&c, saved.id).unwrap().len(), 1);
+        assert!(delete(&c, ann, "INBOX").is_err());
+        assert_eq!(delete(&c, ann, "Saved").unwrap(), ["aaaa"]);
+        assert!(subscribe(&c, ann, "Old", false).unwrap());
+    }
+}
