@@ -219,7 +219,14 @@ impl Session {
         if refused.is_empty() {
             self.ok(tag, "STORE completed");
         } else {
-            let list: Vec<String> = refused.iter().map(|u| u.to_string()).collect();
+            // RFC 7162 §3.1.3: UIDs for UID STORE, sequence numbers otherwise.
+            let view = self.view();
+            let numbers: Vec<i64> = if uid {
+                refused
+            } else {
+                refused.iter().filter_map(|u| view.letters.iter().position(|l| l.uid == *u).map(|i| i as i64 + 1)).collect()
+            };
+            let list: Vec<String> = numbers.iter().map(|u| u.to_string()).collect();
             self.ok(tag, &format!("[MODIFIED {}] Conditional STORE failed for some", list.join(",")));
         }
         Ok(())
