@@ -6,7 +6,8 @@
 #     wasi-libc headers, or else the pinned ziglang PyPI package
 #   - lua5.4 (the native baseline in bench/) and pytest (the end-to-end tests)
 #   - mail tools the tests drive: swaks, postfix (for smtp-source/smtp-sink;
-#     preseeded, never started), openssl, dig; aiosmtpd (the outbound sink)
+#     preseeded, never started), openssl, dig, isync, fetchmail, getmail6, curl;
+#     aiosmtpd (the outbound sink), imapclient (its live test suite)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,10 @@ command -v swaks >/dev/null || need_apt+=(swaks libnet-ssleay-perl libauthen-sas
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v dig >/dev/null || need_apt+=(dnsutils)
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
+command -v mbsync >/dev/null || need_apt+=(isync)
+command -v fetchmail >/dev/null || need_apt+=(fetchmail)
+command -v getmail >/dev/null || need_apt+=(getmail6)
+command -v curl >/dev/null || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   # postfix asks questions on install; it is only wanted for its tools.
@@ -31,7 +36,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"; then
     echo "setup: apt could not install ${need_apt[*]}; falling back to the ziglang PyPI package"
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends lua5.4 swaks \
-      libnet-ssleay-perl libauthen-sasl-perl postfix openssl dnsutils sqlite3 || true
+      libnet-ssleay-perl libauthen-sasl-perl postfix openssl dnsutils sqlite3 isync fetchmail getmail6 curl || true
   fi
 fi
 if ! command -v clang-22 >/dev/null && ! python3 -c 'import ziglang' 2>/dev/null; then
@@ -43,6 +48,8 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q 'pytest==9.2.0'
+python3 -c 'import imapclient' 2>/dev/null || python3 -m pip install -q 'imapclient==4.1.0' \
+  || python3 -m pip install -q --break-system-packages 'imapclient==4.1.0'
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q 'aiosmtpd==1.4.6' \
   || python3 -m pip install -q --break-system-packages 'aiosmtpd==1.4.6'
 echo "setup: toolchain ready"

@@ -29,7 +29,8 @@ impl Session {
         }
         if attrs.contains(&FetchAttr::ModSeq) {
             self.condstore = true;
-        } else if self.condstore && changed_since.is_some() {
+        } else if self.condstore {
+            // RFC 7162 §3.1.4: with CONDSTORE on, every FETCH response has MODSEQ.
             attrs.push(FetchAttr::ModSeq);
         }
         let dir = match self.letter_dir().await {

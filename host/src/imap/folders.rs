@@ -43,7 +43,10 @@ impl Session {
                 // Superior names are created too (RFC 3501 §6.3.3).
                 let parts: Vec<&str> = name.split(SEP).collect();
                 for i in 1..parts.len() {
-                    mailbox::ensure_folder(&tx, account, &parts[..i].join("/"), now)?;
+                    let parent = parts[..i].join("/");
+                    if mailbox::find_folder(&tx, account, &parent)?.is_none() {
+                        folders::create(&tx, account, &parent, now)?;
+                    }
                 }
                 folders::create(&tx, account, &name, now)?;
                 tx.commit()?;

@@ -136,11 +136,15 @@ pub fn take_recent(conn: &Connection, folder: i64) -> Result<Vec<i64>, StoreErro
     Ok(uids)
 }
 
+/// A new folder made by a client: not subscribed (clients SUBSCRIBE what
+/// they want, as with Dovecot); INBOX and the special-use ones are.
 pub fn create(conn: &Connection, account: i64, name: &str, now: i64) -> Result<Folder, StoreError> {
     if mailbox::find_folder(conn, account, name)?.is_some() {
         return Err(StoreError::Exists(format!("mailbox {name}")));
     }
-    mailbox::ensure_folder(conn, account, name, now)
+    let folder = mailbox::ensure_folder(conn, account, name, now)?;
+    conn.execute("UPDATE folders SET subscribed = 0 WHERE id = ?1", [folder.id])?;
+    Ok(Folder { subscribed: false, ..folder })
 }
 
 /// Delete a folder and its letters; returns the freed files. INBOX cannot
