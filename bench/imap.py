@@ -146,6 +146,9 @@ SIZE_RE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 APPENDUID_RE = re.compile(rb"\[APPENDUID \d+ (\d+)\]")
 
 
+SYNC_LITERALS = False  # --sync-literals: wait for "+" even if LITERAL+ is offered
+
+
 class ImapError(Exception):
     pass
 
@@ -243,7 +246,7 @@ class Conn:
         for line, _ in r.untagged:
             if line.startswith(b"* CAPABILITY"):
                 self.caps = set(line.decode().upper().split()[2:])
-        self.literal_plus = "LITERAL+" in self.caps
+        self.literal_plus = "LITERAL+" in self.caps and not SYNC_LITERALS
         r = await self.command(f'LOGIN "{user}" "{PASSWORD}"')
         if r.status != "OK":
             raise ImapError(f"LOGIN {user}: {short(r.tagged)}")
@@ -406,7 +409,7 @@ class Client:
                     return
 
     async def timed(self, op, cmd, literal=None):
-        self.last_cmd = cmd if literal is None else f"{cmd} {{{len(literal)}+}}"
+        self.last_cmd = cmd if literal is None else f"{cmd} {{{len(literal)}{'+' if self.conn.literal_plus else ''}}}"
         t = time.perf_counter()
         r = await self.conn.command(cmd, literal)
         ms = (time.perf_counter() - t) * 1000
@@ -566,10 +569,15 @@ async def preload(port, users, args, knowns, digests):
 
 
 PROBES = [
+    "STATUS INBOX (MESSAGES UNSEEN)",
     "SEARCH UNSEEN", "SEARCH FLAGGED", "SEARCH SUBJECT budget", 'SEARCH FROM "Schulz"',
-    "SEARCH TEXT outage", "SEARCH LARGER 6000 NOT SEEN",
-    "FETCH 1:* (FLAGS RFC822.SIZE)", "FETCH 1:4 (ENVELOPE)", "FETCH 1:4 (BODYSTRUCTURE)",
-    "FETCH 2 (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])", "FETCH 3 (BODY.PEEK[1])",
+    "SEARCH TEXT outage", "SEARCH BODY roadmap", "SEARCH LARGER 6000 NOT SEEN", "SEARCH 1:20 UNSEEN",
+    "SEARCH OR FROM Tanaka SUBJECT invoice", "SEARCH SENTSINCE 3-Nov-2026 SENTBEFORE 6-Nov-2026",
+    "SEARCH HEADER X-Mailer rumble-bench", "SEARCH CC example",
+    "FETCH 1:* (FLAGS RFC822.SIZE)", "FETCH 1:6 (ENVELOPE)", "FETCH 1:6 (BODYSTRUCTURE)", "FETCH 1:6 (BODY)",
+    "FETCH 2 (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])", "FETCH 2 (BODY.PEEK[HEADER.FIELDS.NOT (RETURN-PATH)])",
+    "FETCH 3 (BODY.PEEK[1])", "FETCH 1:6 (BODY.PEEK[1.MIME])", "FETCH 1:6 (BODY.PEEK[2])",
+    "FETCH 4 (BODY.PEEK[TEXT]<100.200>)", "FETCH 5 (RFC822.HEADER)",
 ]
 
 
@@ -585,6 +593,8 @@ def normalize(untagged) -> str:
             lit = lits[k] if k < len(lits) else b""
             text += b'"' + lit.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"' + seg
         t = text.decode(errors="replace").rstrip("\r\n")
+        # A mailbox name may be an atom or a quoted string.
+        t = re.sub(r'^\* STATUS "([^"\\ ]+)"', r"* STATUS \1", t)
         # Flag order is not significant.
         t = re.sub(r"FLAGS \(([^)]*)\)", lambda m: "FLAGS (" + " ".join(sorted(m.group(1).split())) + ")", t)
         if t.startswith("* ") and not t.startswith("* OK") and "EXISTS" not in t and "RECENT" not in t:
@@ -959,10 +969,14 @@ def report(args, users, results):
         slow = ", ".join(f"{ms:.0f} ms {cmd}" for ms, _, cmd in st.slowest[:3])
         idles = len(st.lat["IDLE"]) + st.errors["IDLE"]
         client_s = sum(r.seconds for r in rs) * args.clients
-        print(f"{s}: IDLE cycles ended by an update {st.idle_updates} of {idles}; clients spent "
-              f"{st.idle_wait:.1f} of {client_s:.0f} client-seconds waiting in IDLE ({100 * st.idle_wait / client_s:.0f}%)")
-        print(f"{' ' * len(s)}  LOGIN (with CAPABILITY) median {pct(logins, 50):.1f} ms (not in the mix); "
-              f"slowest: {slow}")
+        appended = len(st.lat["APPEND"]) // len(rs)
+        print(f"{s}: LOGIN (with CAPABILITY) median {pct(logins, 50):.1f} ms (not in the mix); INBOXes grew from "
+              f"{args.preload} to ~{args.preload + appended // len(users)} messages")
+        if args.weights["IDLE"] > 0:
+            print(f"{' ' * len(s)}  IDLE cycles ended by an update: {st.idle_updates} of {idles}; clients spent "
+                  f"{st.idle_wait:.1f} of {client_s:.0f} client-seconds waiting in IDLE "
+                  f"({100 * st.idle_wait / client_s:.0f}%)")
+        print(f"{' ' * len(s)}  slowest: {slow}")
 
     notes = []
     for s in servers:
@@ -1037,11 +1051,15 @@ def main():
     ap.add_argument("--fetch-range", type=int, default=20, help="UIDs per FETCH-ENV (default 20)")
     ap.add_argument("--idle-wait", type=float, default=0.05, help="seconds IDLE waits for an update (default 0.05)")
     ap.add_argument("--timeout", type=float, default=30, help="seconds one command may take before it counts as an error")
+    ap.add_argument("--sync-literals", action="store_true",
+                    help="send APPEND's message as a synchronizing literal ({n}, wait for '+') even with LITERAL+")
     ap.add_argument("--seed", default="rumble-imap-bench", help="seed for data and operation sequence")
     ap.add_argument("--no-probe", dest="probe", action="store_false",
                     help="skip comparing a few fixed FETCH/SEARCH answers between the servers")
     args = ap.parse_args()
     args.weights = parse_mix(args.mix)
+    global SYNC_LITERALS
+    SYNC_LITERALS = args.sync_literals
     if args.clients < 1 or args.per_user < 1 or args.preload < max(1, args.fetch_range):
         sys.exit("--clients and --per-user must be >= 1, --preload >= --fetch-range")
     order = [s.strip() for s in args.servers.split(",") if s.strip()]

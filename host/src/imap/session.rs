@@ -38,6 +38,8 @@ pub struct ImapContext {
 const MAX_LINE: usize = 64 * 1024;
 /// Literals outside APPEND (strings, search terms) are small.
 const MAX_SMALL_LITERAL: u64 = 64 * 1024;
+/// APPEND's cap when `MessageSizeLimit` is 0.
+const UNLIMITED_APPEND: u64 = 256 * 1024 * 1024;
 /// Bad commands tolerated before the session is closed.
 const MAX_ERRORS: u32 = 20;
 const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(300);
@@ -167,7 +169,8 @@ impl Session {
         let text = String::from_utf8_lossy(&command[..command.len().min(64)]).to_ascii_uppercase();
         let is_append = text.split(' ').nth(1) == Some("APPEND");
         match (is_append, self.ctx.max_message) {
-            (true, 0) => u64::from(u32::MAX),
+            // The literal is held in memory: "unlimited" still means bounded.
+            (true, 0) => UNLIMITED_APPEND,
             (true, max) => max,
             (false, _) => MAX_SMALL_LITERAL,
         }
