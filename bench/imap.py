@@ -907,7 +907,7 @@ def fmt_w(w):
     return f"{w:g}"
 
 
-def report(args, users, results):
+def report(args, users, results, binary_info=""):
     mix = " / ".join(f"{op} {fmt_w(args.weights[op])}" for op in OPS if args.weights[op] > 0)
     servers = [s for s in ("rumble", "dovecot") if any(r.server == s for r in results)]
     print(f"IMAP load: {args.clients} clients ({len(users)} users x {args.per_user} sessions each), "
@@ -1003,6 +1003,11 @@ def report(args, users, results):
         same = sum(1 for cmd in PROBES if a.get(cmd) == b.get(cmd))
         notes.append(f"consistency probe on the preloaded INBOX: {same} of {len(PROBES)} commands "
                      f"answered identically by both servers")
+    try:
+        dovecot_version = subprocess.run([DOVECOT, "--version"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        dovecot_version = "?"
+    notes.append(binary_info + (f"dovecot {dovecot_version}" if "dovecot" in servers else ""))
     if notes:
         print()
         print("Notes:")
@@ -1081,7 +1086,11 @@ def main():
     results = []
     try:
         binary = work / "rumble"
+        binary_info = ""
         if "rumble" in order:
+            rumble = rumble.resolve()
+            built = time.strftime("%Y-%m-%d %H:%M", time.localtime(rumble.stat().st_mtime))
+            binary_info = f"rumble binary: {rumble} (modified {built}); "
             # A private copy: a rebuild of target/ during the run cannot swap it.
             shutil.copy2(rumble, binary)
         for rnd in range(1, args.rounds + 1):
@@ -1097,7 +1106,7 @@ def main():
                     shutil.rmtree(tmp, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(args, users, results)
+    report(args, users, results, binary_info)
 
 
 if __name__ == "__main__":

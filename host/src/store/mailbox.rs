@@ -223,7 +223,7 @@ mod tests {
         assert_eq!(got, [(1, "aaaa".to_string()), (2, "bbbb".to_string())]);
         assert_eq!(find_folder(&c, ann, "INBOX").unwrap().unwrap().uidnext, 3);
         let names: Vec<String> = list_folders(&c, ann).unwrap().into_iter().map(|f| f.name).collect();
-        assert_eq!(names, ["INBOX", "Sent"]);
+        assert_eq!(names, ["INBOX", "Drafts", "Junk", "Sent", "Trash"]); // a new account's defaults
     }
 
     #[test]
