@@ -146,6 +146,7 @@ SIZE_RE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 APPENDUID_RE = re.compile(rb"\[APPENDUID \d+ (\d+)\]")
 
 
+LOAD_BEFORE = 0.0
 SYNC_LITERALS = False  # --sync-literals: wait for "+" even if LITERAL+ is offered
 
 
@@ -396,7 +397,7 @@ class Client:
                 await asyncio.wait_for(getattr(self, "op_" + op.replace("-", "_").lower())(), self.args.timeout)
             except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError, ImapError, OSError) as e:
                 what = "timeout" if isinstance(e, asyncio.TimeoutError) else f"{type(e).__name__}: {e}"
-                self.stats.error(op, getattr(self, "last_cmd", op), f"({what} after {self.args.timeout:.0f} s limit)"
+                self.stats.error(op, getattr(self, "last_cmd", op), f"({what}: no tagged reply within {self.args.timeout:g} s)"
                                  if isinstance(e, asyncio.TimeoutError) else f"({what})")
                 self.conn.close()
                 self.stats.reconnects += 1
@@ -907,7 +908,7 @@ def fmt_w(w):
     return f"{w:g}"
 
 
-def report(args, users, results, binary_info=""):
+def report(args, users, results, binary_info="", failures=()):
     mix = " / ".join(f"{op} {fmt_w(args.weights[op])}" for op in OPS if args.weights[op] > 0)
     servers = [s for s in ("rumble", "dovecot") if any(r.server == s for r in results)]
     print(f"IMAP load: {args.clients} clients ({len(users)} users x {args.per_user} sessions each), "
@@ -1007,7 +1008,10 @@ def report(args, users, results, binary_info=""):
         dovecot_version = subprocess.run([DOVECOT, "--version"], capture_output=True, text=True).stdout.strip()
     except OSError:
         dovecot_version = "?"
+    notes += list(failures)
     notes.append(binary_info + (f"dovecot {dovecot_version}" if "dovecot" in servers else ""))
+    notes.append("load average (1 min) before/after the run: {:.2f} / {:.2f} (other work on the machine "
+                 "shows here)".format(LOAD_BEFORE, os.getloadavg()[0]))
     if notes:
         print()
         print("Notes:")
@@ -1062,6 +1066,8 @@ def main():
     ap.add_argument("--no-probe", dest="probe", action="store_false",
                     help="skip comparing a few fixed FETCH/SEARCH answers between the servers")
     args = ap.parse_args()
+    global LOAD_BEFORE
+    LOAD_BEFORE = os.getloadavg()[0]
     args.weights = parse_mix(args.mix)
     global SYNC_LITERALS
     SYNC_LITERALS = args.sync_literals
@@ -1083,7 +1089,7 @@ def main():
     users = [f"user{i + 1}@{DOMAIN}" for i in range(nusers)]
     work = pathlib.Path(tempfile.mkdtemp(prefix="rumble-imap-bench-"))
     os.chmod(work, 0o755)
-    results = []
+    results, failures = [], []
     try:
         binary = work / "rumble"
         binary_info = ""
@@ -1102,11 +1108,16 @@ def main():
                 server = RumbleServer(binary, tmp, users, notes) if name == "rumble" else DovecotServer(tmp, users, notes)
                 try:
                     results.append(run_server(server, args, users, rnd))
+                except Exception as e:  # report the other server's figures anyway
+                    print(f"{name} run {rnd} failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+                    failures.append(f"{name} (round {rnd}) failed: {type(e).__name__}: {str(e)[:800]}")
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(args, users, results, binary_info)
+    if not results:
+        sys.exit("no server run completed:\n" + "\n".join(failures))
+    report(args, users, results, binary_info, failures)
 
 
 if __name__ == "__main__":

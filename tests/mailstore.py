@@ -79,3 +79,22 @@ def queued_count(server):
     """Messages the server has acknowledged so far, from its log."""
     import re
     return len(re.findall(r"queued [a-z]{16} from ", server.log()))
+
+
+def tls_context():
+    """A client TLS context that accepts the server's self-signed certificate."""
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def deliver(smtp_port, folder, rcpt, bodies):
+    """Send `bodies` to local `rcpt` over SMTP and wait until all are in its mailbox."""
+    import smtplib
+    before = len(letters(folder, rcpt))
+    with smtplib.SMTP("127.0.0.1", smtp_port) as s:
+        for b in bodies:
+            s.sendmail("x@example.net", [rcpt], b)
+    return wait_letters(folder, rcpt, before + len(bodies))

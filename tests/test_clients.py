@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from conftest import Server, free_port, rumble_bin
-from mailstore import db, letters, wait_letters
+from mailstore import deliver, tls_context, db, letters, wait_letters
 
 # Failures IMAPClient's livetest also shows against stock Dovecot (see
 # ../shared/reference/test-tools.md): its Envelope is not a sequence, loopback
@@ -26,11 +26,6 @@ LIVETEST_QUIRKS = {"test_fetch", "test_small_connection_timeout_fail", "test_sma
 LIVETEST_SKIPS = ("ACL", "Gmail", "SORT", "THREAD", "XLIST", "labels", "UID operations")
 
 
-def tls():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +50,6 @@ def srv(tmp_path_factory):
     server.stop()
 
 
-def deliver(ports, folder, rcpt, bodies):
-    before = len(letters(folder, rcpt))
-    with smtplib.SMTP("127.0.0.1", ports["smtp"]) as s:
-        for b in bodies:
-            s.sendmail("x@example.net", [rcpt], b)
-    wait_letters(folder, rcpt, before + len(bodies))
 
 
 def test_imapclient_livetest(srv, tmp_path):
@@ -81,7 +70,7 @@ def test_imapclient_livetest(srv, tmp_path):
 @pytest.mark.skipif(not shutil.which("mbsync"), reason="isync not installed")
 def test_mbsync_two_way(srv, tmp_path):
     server, ports, folder = srv
-    deliver(ports, folder, "sync@example.org", [b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n"])
+    deliver(ports["smtp"], folder, "sync@example.org", [b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n"])
     maildir = tmp_path / "mail"
     maildir.mkdir()
     rc = tmp_path / "mbsyncrc"
@@ -113,7 +102,7 @@ def test_mbsync_two_way(srv, tmp_path):
     (maildir / "Projects" / "tmp").mkdir()
     (maildir / "Projects" / "new" / "1.local").write_bytes(b"Subject: local\r\n\r\nmade here\r\n")
     sync()
-    m = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls())
+    m = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls_context())
     m.login("sync@example.org", "secret")
     m.select("INBOX")
     flags = m.fetch("1:*", "(FLAGS)")[1]
@@ -121,7 +110,7 @@ def test_mbsync_two_way(srv, tmp_path):
     assert m.select("Projects")[1][0] == b"1"
     m.logout()
     # a remote change comes down; then a sync that changes nothing
-    deliver(ports, folder, "sync@example.org", [b"Subject: three\r\n\r\n3\r\n"])
+    deliver(ports["smtp"], folder, "sync@example.org", [b"Subject: three\r\n\r\n3\r\n"])
     sync()
     assert len(cur()) == 2
     def state():
@@ -139,7 +128,7 @@ def test_mbsync_two_way(srv, tmp_path):
 @pytest.mark.parametrize("protocol", ["pop3", "imap"])
 def test_fetchmail(srv, tmp_path, protocol):
     _, ports, folder = srv
-    deliver(ports, folder, "fetch@example.org", [b"Subject: fm %d\r\n\r\nbody\r\n" % i for i in range(3)])
+    deliver(ports["smtp"], folder, "fetch@example.org", [b"Subject: fm %d\r\n\r\nbody\r\n" % i for i in range(3)])
     rc = tmp_path / "fetchmailrc"
     rc.write_text(f'poll 127.0.0.1 service {ports[protocol]} protocol {protocol} user "fetch@example.org" '
                   f'password "secret" sslproto "" keep\n')
@@ -156,7 +145,7 @@ def test_fetchmail(srv, tmp_path, protocol):
 @pytest.mark.parametrize("retriever,port", [("SimplePOP3SSLRetriever", "pop3s"), ("SimpleIMAPSSLRetriever", "imaps")])
 def test_getmail(srv, tmp_path, retriever, port):
     _, ports, folder = srv
-    deliver(ports, folder, "get@example.org", [b"Subject: gm\r\n\r\nbody\r\n"])
+    deliver(ports["smtp"], folder, "get@example.org", [b"Subject: gm\r\n\r\nbody\r\n"])
     # getmail refuses to deliver as root; as nobody it needs a folder it can reach
     import tempfile
     maildir = pathlib.Path(tempfile.mkdtemp(prefix="getmail-")) / "Maildir"
@@ -184,7 +173,7 @@ def test_getmail(srv, tmp_path, retriever, port):
 @pytest.mark.skipif(not shutil.which("curl"), reason="curl not installed")
 def test_curl_imap(srv):
     _, ports, folder = srv
-    deliver(ports, folder, "curl@example.org", [b"Subject: for curl\r\n\r\nhello from imap\r\n"])
+    deliver(ports["smtp"], folder, "curl@example.org", [b"Subject: for curl\r\n\r\nhello from imap\r\n"])
     base = f"imaps://127.0.0.1:{ports['imaps']}"
     run = lambda url, *extra: subprocess.run(["curl", "-sS", "--insecure", "--user", "curl@example.org:secret", *extra, url],
                                              capture_output=True, text=True, timeout=30)
@@ -212,7 +201,7 @@ CORPUS = [
 
 def test_mime_corpus_round_trips_byte_identical(srv):
     _, ports, _ = srv
-    m = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls())
+    m = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls_context())
     m.login("corpus@example.org", "secret")
     for msg in CORPUS:
         assert m.append("INBOX", None, None, msg)[0] == "OK"

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import Server, free_port, rumble_bin
-from mailstore import letters, wait_letters
+from mailstore import deliver, tls_context, letters, wait_letters
 
 MULTIPART = (
     b"From: =?UTF-8?B?SsO2cmc=?= <jorg@example.net>\r\n"
@@ -43,11 +43,6 @@ MULTIPART = (
 )
 
 
-def tls():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +66,11 @@ def imap(tmp_path_factory):
 
 
 def login(ports, user="ann"):
-    m = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls())
+    m = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls_context())
     m.login(f"{user}@example.org", "pw")
     return m
 
 
-def deliver(ports, folder, rcpt, body, count=1):
-    before = len(letters(folder, rcpt))
-    with smtplib.SMTP("127.0.0.1", ports["smtp"]) as s:
-        for _ in range(count):
-            s.sendmail("x@example.net", [rcpt], body)
-    wait_letters(folder, rcpt, before + count)
 
 
 def test_capability_starttls_and_login_rules(imap):
@@ -90,7 +79,7 @@ def test_capability_starttls_and_login_rules(imap):
     assert "STARTTLS" in m.capabilities and "LOGINDISABLED" in m.capabilities
     with pytest.raises(imaplib.IMAP4.error):
         m.login("ann@example.org", "pw")  # no plaintext login
-    m.starttls(ssl_context=tls())
+    m.starttls(ssl_context=tls_context())
     caps = m.capability()[1][0].decode().split()
     assert "AUTH=PLAIN" in caps and "STARTTLS" not in caps and "LOGINDISABLED" not in caps
     for cap in ("IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "UNSELECT", "SPECIAL-USE", "LITERAL+", "CONDSTORE"):
@@ -103,7 +92,7 @@ def test_capability_starttls_and_login_rules(imap):
 
 def test_authenticate_plain_with_sasl_ir(imap):
     _, ports, _ = imap
-    m = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls())
+    m = imaplib.IMAP4_SSL("127.0.0.1", ports["imaps"], ssl_context=tls_context())
     typ, data = m.authenticate("PLAIN", lambda _: b"\0bob@example.org\0pw")
     assert typ == "OK"
     assert m.namespace()[1][0] == b'(("" "/")) NIL NIL'
@@ -135,7 +124,7 @@ def test_special_use_folders_and_hierarchy(imap):
 
 def test_fetch_envelope_bodystructure_sections(imap):
     _, ports, folder = imap
-    deliver(ports, folder, "bob@example.org", MULTIPART)
+    deliver(ports["smtp"], folder, "bob@example.org", [MULTIPART])
     m = login(ports, "bob")
     typ, data = m.select("INBOX")
     n = int(data[0])
@@ -163,8 +152,8 @@ def test_fetch_envelope_bodystructure_sections(imap):
 
 def test_search_keys(imap):
     _, ports, folder = imap
-    deliver(ports, folder, "dan@example.org", MULTIPART)
-    deliver(ports, folder, "dan@example.org", b"Subject: plain one\r\nFrom: a@b.c\r\n\r\nnothing special\r\n")
+    deliver(ports["smtp"], folder, "dan@example.org", [MULTIPART])
+    deliver(ports["smtp"], folder, "dan@example.org", [b"Subject: plain one\r\nFrom: a@b.c\r\n\r\nnothing special\r\n"])
     m = login(ports, "dan")
     m.select("INBOX")
     assert m.search(None, "ALL")[1][0].split() == [b"1", b"2"]
@@ -191,7 +180,7 @@ def test_search_keys(imap):
 
 def test_store_copy_move_expunge_uidplus(imap):
     _, ports, folder = imap
-    deliver(ports, folder, "ann@example.org", b"Subject: keep\r\n\r\nx\r\n", count=3)
+    deliver(ports["smtp"], folder, "ann@example.org", [b"Subject: keep\r\n\r\nx\r\n"] * 3)
     m = login(ports)
     m.select("INBOX")
     count = len(m.search(None, "ALL")[1][0].split())
@@ -237,7 +226,7 @@ def test_examine_is_read_only_and_unselect(imap):
 
 def test_condstore(imap):
     _, ports, folder = imap
-    deliver(ports, folder, "ann@example.org", b"Subject: modseq\r\n\r\nx\r\n")
+    deliver(ports["smtp"], folder, "ann@example.org", [b"Subject: modseq\r\n\r\nx\r\n"])
     m = login(ports)
     typ, data = m.xatom("ENABLE", "CONDSTORE")
     assert typ == "OK"
@@ -276,7 +265,7 @@ def test_other_sessions_see_changes_and_idle(imap):
     tag = watcher._new_tag().decode()
     watcher.send(f"{tag} IDLE\r\n".encode())
     assert watcher.readline().startswith(b"+")
-    deliver(ports, folder, "bob@example.org", b"Subject: while idle\r\n\r\nx\r\n")
+    deliver(ports["smtp"], folder, "bob@example.org", [b"Subject: while idle\r\n\r\nx\r\n"])
     watcher.sock.settimeout(10)
     got = b""
     while b"EXISTS" not in got:
@@ -300,7 +289,7 @@ def test_other_sessions_see_changes_and_idle(imap):
 
 
 def raw(ports):
-    sock = tls().wrap_socket(socket.create_connection(("127.0.0.1", ports["imaps"]), timeout=10))
+    sock = tls_context().wrap_socket(socket.create_connection(("127.0.0.1", ports["imaps"]), timeout=10))
     f = sock.makefile("rb")
     assert f.readline().startswith(b"* OK")
     return sock, f

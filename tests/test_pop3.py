@@ -13,14 +13,9 @@ import subprocess
 import pytest
 
 from conftest import Server, free_port, rumble_bin
-from mailstore import letters, wait_letters, wait_until
+from mailstore import deliver, tls_context, letters, wait_letters, wait_until
 
 
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +37,6 @@ def pop(tmp_path_factory):
     server.stop()
 
 
-def deliver(ports, folder, rcpt, bodies):
-    before = len(letters(folder, rcpt))
-    with smtplib.SMTP("127.0.0.1", ports["smtp"]) as s:
-        for b in bodies:
-            s.sendmail("sender@example.net", [rcpt], b)
-    wait_letters(folder, rcpt, before + len(bodies))
 
 
 def login(ports, user="ann@example.org", password="pw one"):
@@ -89,7 +78,7 @@ def test_capa_and_plaintext_refused(pop):
 def test_retrieve_top_uidl_and_dot_stuffing(pop):
     _, ports, folder = pop
     body = "Subject: one\r\n\r\nline 1\r\n.dot line\r\nline 3\r\n"
-    deliver(ports, folder, "bob@example.org", [body, "Subject: two\r\n\r\nsecond\r\n"])
+    deliver(ports["smtp"], folder, "bob@example.org", [body, "Subject: two\r\n\r\nsecond\r\n"])
     p = login(ports, "bob@example.org", "pw")
     count, size = p.stat()
     assert count == 2
@@ -100,7 +89,7 @@ def test_retrieve_top_uidl_and_dot_stuffing(pop):
     assert len(uid1) == 16 and p.uidl(1).split()[2] == uid1
     resp, lines, octets = p.retr(1)
     assert lines[-3:] == [b"line 1", b".dot line", b"line 3"]  # poplib un-stuffs ".." back to "."
-    assert lines[0].startswith(b"Return-Path: <sender@example.net>")
+    assert lines[0].startswith(b"Return-Path: <x@example.net>")
     top = p.top(1, 1)[1]
     assert top[-1] == b"line 1" and b"Subject: one" in top
     with pytest.raises(poplib.error_proto):
@@ -114,7 +103,7 @@ def test_retrieve_top_uidl_and_dot_stuffing(pop):
 
 def test_deletions_happen_only_at_quit(pop):
     _, ports, folder = pop
-    deliver(ports, folder, "ann@example.org", ["Subject: a\r\n\r\na\r\n", "Subject: b\r\n\r\nb\r\n", "Subject: c\r\n\r\nc\r\n"])
+    deliver(ports["smtp"], folder, "ann@example.org", ["Subject: a\r\n\r\na\r\n", "Subject: b\r\n\r\nb\r\n", "Subject: c\r\n\r\nc\r\n"])
     n = len(letters(folder, "ann@example.org"))
     p = login(ports)
     p.dele(1)
@@ -182,7 +171,7 @@ def test_bad_input(pop):
 @pytest.mark.skipif(not shutil.which("curl"), reason="curl not installed")
 def test_curl_lists_and_retrieves(pop):
     _, ports, folder = pop
-    deliver(ports, folder, "bob@example.org", ["Subject: for curl\r\n\r\nhello curl\r\n"])
+    deliver(ports["smtp"], folder, "bob@example.org", ["Subject: for curl\r\n\r\nhello curl\r\n"])
     url = f"pop3s://127.0.0.1:{ports['pop3s']}/"
     out = subprocess.run(["curl", "-sS", "--insecure", "--user", "bob@example.org:pw", url],
                          capture_output=True, text=True, timeout=30)

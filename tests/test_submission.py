@@ -13,14 +13,9 @@ import pytest
 
 from conftest import Server, free_port, rumble_bin
 from fakes import FakeDNS, SmtpSink
-from mailstore import new_spool_files, letter_bytes, queued_count, spool_files, wait_letters, wait_until
+from mailstore import deliver, tls_context, new_spool_files, letter_bytes, queued_count, spool_files, wait_letters, wait_until
 
 
-def tls_context():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # the server's self-signed certificate
-    return ctx
 
 
 @pytest.fixture(scope="module")

@@ -87,6 +87,25 @@ pub async fn open(
     }
 }
 
+/// A service handler for a line protocol: each accepted connection is
+/// opened (counted, TLS first on implicit-TLS ports), then handed to
+/// `session` with its peer address, whether it is already encrypted, and
+/// the service's counters.
+pub fn protocol_handler<F, Fut>(tls: Option<Arc<rustls::ServerConfig>>, implicit_tls: bool, session: F) -> crate::services::Handler
+where
+    F: Fn(BoxStream, std::net::SocketAddr, bool, Arc<ServiceStats>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = io::Result<()>> + Send + 'static,
+{
+    let session = Arc::new(session);
+    Arc::new(move |tcp, stats| {
+        let (tls, session) = (tls.clone().filter(|_| implicit_tls), session.clone());
+        Box::pin(async move {
+            let (stream, peer) = open(tcp, stats.clone(), tls).await?;
+            session(stream, peer, implicit_tls, stats).await.map_err(|e| e.to_string())
+        })
+    })
+}
+
 /// Run the server side of a TLS handshake on `stream`.
 pub async fn accept_tls(stream: BoxStream, config: Arc<rustls::ServerConfig>) -> io::Result<BoxStream> {
     let tls = TlsAcceptor::from(config).accept(stream).await?;

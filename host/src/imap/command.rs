@@ -414,16 +414,8 @@ pub struct Section {
     pub text: Option<SectionText>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SectionText {
-    Header,
-    /// Field names, upper-cased (each is a valid RFC 5322 field name).
-    HeaderFields(Vec<String>),
-    HeaderFieldsNot(Vec<String>),
-    Text,
-    /// Only after a part number.
-    Mime,
-}
+/// What follows the part number; field names are upper-cased by the parser.
+pub use super::mime::SectionText;
 
 impl fmt::Display for Section {
     /// The section spec as it goes between the brackets of a response.

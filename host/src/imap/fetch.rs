@@ -3,7 +3,7 @@
 //! Non-PEEK body sections set \Seen (in a writable mailbox) and the new
 //! flags are returned with the data.
 
-use super::command::{FetchAttr, FetchItems, Section, SectionText, SequenceSet};
+use super::command::{FetchAttr, FetchItems, Section, SequenceSet};
 use super::mime;
 use super::session::Session;
 use super::wire;
@@ -158,12 +158,5 @@ fn item(attr: &FetchAttr, letter: &Letter, recent: bool, message: &[u8], out: &m
 }
 
 fn section_data(message: &[u8], section: &Section) -> Option<Vec<u8>> {
-    let text = section.text.as_ref().map(|t| match t {
-        SectionText::Header => mime::SectionText::Header,
-        SectionText::HeaderFields(f) => mime::SectionText::HeaderFields(f.clone()),
-        SectionText::HeaderFieldsNot(f) => mime::SectionText::HeaderFieldsNot(f.clone()),
-        SectionText::Text => mime::SectionText::Text,
-        SectionText::Mime => mime::SectionText::Mime,
-    });
-    mime::section(message, &section.part, text)
+    mime::section(message, &section.part, section.text.clone())
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 pub use session::{ImapContext, Session};
 
-use crate::services::{Handler, Service, ServiceManager};
+use crate::services::{Service, ServiceManager};
 use crate::stream;
 
 /// Most IMAP sessions served at once, per listener (clients keep several).
@@ -35,12 +35,9 @@ pub async fn start(
     if implicit_tls && ctx.tls.is_none() {
         return Err(std::io::Error::other("implicit TLS needs a TLS configuration"));
     }
-    let handler: Handler = Arc::new(move |tcp, stats| {
-        let ctx = ctx.clone();
-        Box::pin(async move {
-            let (stream, peer) = stream::open(tcp, stats, ctx.tls.clone().filter(|_| implicit_tls)).await?;
-            Session::new(stream, peer, ctx, implicit_tls).run().await.map_err(|e| e.to_string())
-        })
+    let tls = ctx.tls.clone();
+    let handler = stream::protocol_handler(tls, implicit_tls, move |stream, peer, secure, _stats| {
+        Session::new(stream, peer, ctx.clone(), secure).run()
     });
     services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await
 }

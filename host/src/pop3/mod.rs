@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use session::{Pop3Context, Session};
 
-use crate::services::{Handler, Service, ServiceManager};
+use crate::services::{Service, ServiceManager};
 use crate::stream;
 
 /// Most POP3 sessions served at once, per listener.
@@ -26,12 +26,9 @@ pub async fn start(
     if implicit_tls && ctx.tls.is_none() {
         return Err(std::io::Error::other("implicit TLS needs a TLS configuration"));
     }
-    let handler: Handler = Arc::new(move |tcp, stats| {
-        let ctx = ctx.clone();
-        Box::pin(async move {
-            let (stream, peer) = stream::open(tcp, stats, ctx.tls.clone().filter(|_| implicit_tls)).await?;
-            Session::new(stream, peer, ctx, implicit_tls).run().await.map_err(|e| e.to_string())
-        })
+    let tls = ctx.tls.clone();
+    let handler = stream::protocol_handler(tls, implicit_tls, move |stream, peer, secure, _stats| {
+        Session::new(stream, peer, ctx.clone(), secure).run()
     });
     services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await
 }

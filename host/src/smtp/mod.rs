@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 pub use session::{Port, Session, SmtpContext};
 
-use crate::services::{Handler, Service, ServiceManager};
+use crate::services::{Service, ServiceManager};
 use crate::stream;
 
 /// Most SMTP sessions served at once, per listener.
@@ -43,12 +43,9 @@ pub async fn start(
     if kind.implicit_tls && ctx.tls.is_none() {
         return Err(std::io::Error::other("implicit TLS needs a TLS configuration"));
     }
-    let handler: Handler = Arc::new(move |tcp, stats| {
-        let ctx = ctx.clone();
-        Box::pin(async move {
-            let (stream, peer) = stream::open(tcp, stats.clone(), ctx.tls.clone().filter(|_| kind.implicit_tls)).await?;
-            Session::new(stream, peer, ctx, kind.port, kind.implicit_tls, stats).run().await.map_err(|e| e.to_string())
-        })
+    let tls = ctx.tls.clone();
+    let handler = stream::protocol_handler(tls, kind.implicit_tls, move |stream, peer, secure, stats| {
+        Session::new(stream, peer, ctx.clone(), kind.port, secure, stats).run()
     });
     services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await
 }
