@@ -189,6 +189,7 @@ async fn start_imap(s: &Settings, store: &Store, services: &ServiceManager, tls:
         allow_plaintext_auth: s.allow_plaintext_auth,
         timeout: Duration::from_secs(30 * 60),
         max_message: s.message_size_limit,
+        cache: imap::MessageCache::new(64 * 1024 * 1024),
     });
     for (name, listener, implicit) in [("imap4", &s.imap4, false), ("imaps", &s.imaps, true)] {
         if listener.enabled {

@@ -4,6 +4,7 @@
 //! flags are returned with the data.
 
 use super::command::{FetchAttr, FetchItems, Section, SequenceSet};
+use super::cache::Cached;
 use super::mime;
 use super::session::Session;
 use super::wire;
@@ -51,15 +52,15 @@ impl Session {
                 letter = self.mark_seen(letter).await;
             }
             let message = if needs_file {
-                match tokio::fs::read(spool::letter_path(&dir, &letter.fid)).await {
-                    Ok(m) => m,
+                match self.ctx.cache.get(&spool::letter_path(&dir, &letter.fid)).await {
+                    Ok(m) => Some(m),
                     Err(e) => {
                         tracing::error!(target: "imap", "letter {} unreadable: {e}", letter.fid);
-                        Vec::new()
+                        None
                     }
                 }
             } else {
-                Vec::new()
+                None
             };
             let recent = self.view().recent.contains(&letter.uid);
             let mut out = format!("* {seq} FETCH (").into_bytes();
@@ -69,7 +70,7 @@ impl Session {
                     out.push(b' ');
                 }
                 flags_sent |= *attr == FetchAttr::Flags;
-                item(attr, &letter, recent, &message, &mut out);
+                item(attr, &letter, recent, message.as_deref(), &mut out);
             }
             if sets_seen && !flags_sent {
                 out.extend_from_slice(format!(" FLAGS {}", wire::flag_list(&letter, recent)).as_bytes());
@@ -111,8 +112,9 @@ fn needs_message(attr: &FetchAttr) -> bool {
     !matches!(attr, FetchAttr::Flags | FetchAttr::Uid | FetchAttr::InternalDate | FetchAttr::Rfc822Size | FetchAttr::ModSeq)
 }
 
-fn item(attr: &FetchAttr, letter: &Letter, recent: bool, message: &[u8], out: &mut Vec<u8>) {
+fn item(attr: &FetchAttr, letter: &Letter, recent: bool, cached: Option<&Cached>, out: &mut Vec<u8>) {
     let text = |out: &mut Vec<u8>, s: String| out.extend_from_slice(s.as_bytes());
+    let message: &[u8] = cached.map_or(&[], |c| &c.bytes);
     match attr {
         FetchAttr::Flags => text(out, format!("FLAGS {}", wire::flag_list(letter, recent))),
         FetchAttr::Uid => text(out, format!("UID {}", letter.uid)),
@@ -121,15 +123,24 @@ fn item(attr: &FetchAttr, letter: &Letter, recent: bool, message: &[u8], out: &m
         FetchAttr::ModSeq => text(out, format!("MODSEQ ({})", letter.modseq)),
         FetchAttr::Envelope => {
             out.extend_from_slice(b"ENVELOPE ");
-            out.extend_from_slice(&mime::envelope_bytes(message));
+            match cached {
+                Some(c) => out.extend_from_slice(c.envelope()),
+                None => out.extend_from_slice(&mime::envelope_bytes(message)),
+            }
         }
         FetchAttr::Body => {
             out.extend_from_slice(b"BODY ");
-            out.extend_from_slice(&mime::body_structure_bytes(message, false));
+            match cached {
+                Some(c) => out.extend_from_slice(c.body_structure(false)),
+                None => out.extend_from_slice(&mime::body_structure_bytes(message, false)),
+            }
         }
         FetchAttr::BodyStructure => {
             out.extend_from_slice(b"BODYSTRUCTURE ");
-            out.extend_from_slice(&mime::body_structure_bytes(message, true));
+            match cached {
+                Some(c) => out.extend_from_slice(c.body_structure(true)),
+                None => out.extend_from_slice(&mime::body_structure_bytes(message, true)),
+            }
         }
         FetchAttr::Rfc822 => {
             out.extend_from_slice(b"RFC822 ");

@@ -5,6 +5,7 @@
 //! `folders`, `selected`, `fetch` and `search`; `wire` formats data. Two
 //! listeners, each a managed service: "imap4" (STARTTLS) and "imaps".
 
+mod cache;
 pub mod command;
 mod fetch;
 mod folders;
@@ -16,6 +17,7 @@ mod wire;
 
 use std::sync::Arc;
 
+pub use cache::MessageCache;
 pub use session::{ImapContext, Session};
 
 use crate::services::{Service, ServiceManager};

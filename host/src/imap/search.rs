@@ -5,6 +5,7 @@
 //! and transfer-decoded text parts.
 
 use super::command::SearchKey;
+use super::cache::Cached;
 use super::mime;
 use super::session::Session;
 use crate::store::mailbox::{Letter, flags};
@@ -17,7 +18,7 @@ struct Candidate<'a> {
     max_uid: u32,
     letter: &'a Letter,
     recent: bool,
-    message: Option<&'a [u8]>,
+    message: Option<&'a Cached>,
 }
 
 impl Session {
@@ -38,14 +39,14 @@ impl Session {
         let mut found = Vec::new();
         let mut highest = 0;
         for (i, letter) in letters.iter().enumerate() {
-            let bytes = if needs_file { tokio::fs::read(spool::letter_path(&dir, &letter.fid)).await.ok() } else { None };
+            let cached = if needs_file { self.ctx.cache.get(&spool::letter_path(&dir, &letter.fid)).await.ok() } else { None };
             let c = Candidate {
                 seq: i as u32 + 1,
                 max_seq,
                 max_uid,
                 letter,
                 recent: recent.contains(&letter.uid),
-                message: bytes.as_deref(),
+                message: cached.as_deref(),
             };
             if matches(criteria, &c) {
                 found.push(if uid { letter.uid as u32 } else { c.seq });
@@ -91,7 +92,7 @@ fn matches(key: &SearchKey, c: &Candidate) -> bool {
     use SearchKey::*;
     let has = |bit: i64| c.letter.flags & bit != 0;
     let day = |unix: i64| unix.div_euclid(86_400);
-    let message = c.message.unwrap_or_default();
+    let message: &[u8] = c.message.map_or(&[], |m| &m.bytes);
     match key {
         All => true,
         Answered => has(flags::ANSWERED),
@@ -117,15 +118,15 @@ fn matches(key: &SearchKey, c: &Candidate) -> bool {
         SentBefore(d) => sent_day(message).is_some_and(|s| s < d.days_since_epoch()),
         SentOn(d) => sent_day(message).is_some_and(|s| s == d.days_since_epoch()),
         SentSince(d) => sent_day(message).is_some_and(|s| s >= d.days_since_epoch()),
-        Bcc(s) => header_contains(message, "Bcc", s),
-        Cc(s) => header_contains(message, "Cc", s),
-        From(s) => header_contains(message, "From", s),
-        To(s) => header_contains(message, "To", s),
-        Subject(s) => header_contains(message, "Subject", s),
+        Bcc(s) => header_contains(c.message, "Bcc", s),
+        Cc(s) => header_contains(c.message, "Cc", s),
+        From(s) => header_contains(c.message, "From", s),
+        To(s) => header_contains(c.message, "To", s),
+        Subject(s) => header_contains(c.message, "Subject", s),
         // An empty value matches every message that has the field (RFC 3501).
-        Header(name, s) => header_contains(message, name, s),
-        Body(s) => contains(&mime::body_text(message), s),
-        Text(s) => contains(&String::from_utf8_lossy(message), s) || contains(&mime::body_text(message), s),
+        Header(name, s) => header_contains(c.message, name, s),
+        Body(s) => c.message.is_some_and(|m| contains(m.text(), s)),
+        Text(s) => contains(&String::from_utf8_lossy(message), s) || c.message.is_some_and(|m| contains(m.text(), s)),
         Uid(set) => set.contains(c.letter.uid as u32, c.max_uid),
         SequenceSet(set) => set.contains(c.seq, c.max_seq),
         ModSeq(m) => c.letter.modseq as u64 >= *m,
@@ -139,8 +140,8 @@ fn has_keyword(letter: &Letter, keyword: &str) -> bool {
     letter.keywords.split(' ').any(|k| k.eq_ignore_ascii_case(keyword))
 }
 
-fn header_contains(message: &[u8], name: &str, needle: &str) -> bool {
-    mime::decoded_header(message, name).iter().any(|v| contains(v, needle))
+fn header_contains(message: Option<&Cached>, name: &str, needle: &str) -> bool {
+    message.is_some_and(|m| m.header(name).iter().any(|v| contains(v, needle)))
 }
 
 fn contains(haystack: &str, needle: &str) -> bool {

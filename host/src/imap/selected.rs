@@ -22,9 +22,24 @@ pub(crate) struct View {
     pub(super) letters: Vec<Letter>,
     /// UIDs that are \Recent for this session.
     pub(super) recent: HashSet<i64>,
+    /// Folder change announcements since SELECT: `sync` reads the store
+    /// only when this folder was named (or announcements were lost).
+    changes: tokio::sync::broadcast::Receiver<i64>,
 }
 
 impl View {
+    /// Was this folder changed since the last look? Drains the channel.
+    fn changed(&mut self) -> bool {
+        let mut changed = false;
+        loop {
+            match self.changes.try_recv() {
+                Ok(id) => changed |= id == self.folder.id,
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => changed = true,
+                Err(_) => return changed,
+            }
+        }
+    }
+
     /// Sequence numbers and letters of `set` (UIDs when `uid`), in order.
     pub(super) fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, &Letter)> {
         if uid {
@@ -65,6 +80,7 @@ impl Session {
             self.condstore = true;
         }
         let n = name.to_string();
+        let changes = self.ctx.store.watch_folders();
         let found = self
             .ctx
             .store
@@ -101,7 +117,7 @@ impl Session {
         }
         let access = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
-        self.state = State::Selected(account, View { folder, read_only, letters, recent });
+        self.state = State::Selected(account, View { folder, read_only, letters, recent, changes });
         self.ok(tag, &format!("[{access}] {verb} completed"));
         Ok(())
     }
@@ -151,7 +167,9 @@ impl Session {
             })
             .await?;
         for fid in freed {
-            let _ = std::fs::remove_file(spool::letter_path(&dir, &fid));
+            let path = spool::letter_path(&dir, &fid);
+            self.ctx.cache.forget(&path);
+            let _ = std::fs::remove_file(path);
         }
         if !uids.is_empty() {
             self.ctx.store.folder_changed(folder);
@@ -334,15 +352,21 @@ impl Session {
     /// RFC 3501 §7.4.1), flag changes, new letters.
     pub(super) async fn sync(&mut self, expunges: bool) -> std::io::Result<()> {
         let Some(folder) = self.selected_folder() else { return Ok(()) };
+        if !self.view().changed() {
+            return Ok(()); // every write to a folder announces it (Store::folder_changed)
+        }
         let read_only = self.view().read_only;
         let fresh = self
             .ctx
             .store
             .call(move |c| {
-                let tx = c.transaction()?;
-                let recent = if read_only { Vec::new() } else { folders::take_recent(&tx, folder)? };
-                let letters = mailbox::letters(&tx, folder)?;
-                tx.commit()?;
+                let letters = mailbox::letters(c, folder)?;
+                // Clearing \Recent is a write: only when a letter still has it.
+                let recent = if read_only || letters.iter().all(|l| l.flags & flags::RECENT == 0) {
+                    Vec::new()
+                } else {
+                    folders::take_recent(c, folder)?
+                };
                 Ok((letters, recent))
             })
             .await;
@@ -368,7 +392,8 @@ impl Session {
         for f in &fresh {
             if let Some(i) = view.letters.iter().position(|l| l.uid == f.uid) {
                 let old = &view.letters[i];
-                if old.flags != f.flags || old.keywords != f.keywords {
+                // \Recent is per session; another session clearing the bit is no change here.
+                if (old.flags ^ f.flags) & !flags::RECENT != 0 || old.keywords != f.keywords {
                     let recent = view.recent.contains(&f.uid);
                     let modseq = if condstore { format!(" MODSEQ ({})", f.modseq) } else { String::new() };
                     lines.push(format!("* {} FETCH (UID {} FLAGS {}{modseq})", i + 1, f.uid, wire::flag_list(f, recent)));

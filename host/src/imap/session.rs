@@ -32,6 +32,8 @@ pub struct ImapContext {
     pub timeout: Duration,
     /// Largest APPEND literal (`MessageSizeLimit`, 0 = none).
     pub max_message: u64,
+    /// Letter bytes and what FETCH/SEARCH derive from them, for all sessions.
+    pub cache: super::MessageCache,
 }
 
 /// Longest command line, literals excluded.
