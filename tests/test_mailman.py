@@ -217,3 +217,15 @@ def test_no_double_delivery_across_restarts(tmp_path, net):
     finally:
         sink.set_rules({"temp*": "451 4.3.0 Try again later", "nouser@far.test": "550 5.1.1 No such user"})
         m.server.stop()
+
+
+def test_mail_loops_are_cut_by_hop_count(mailer):
+    """A message that already passed 50 relays is bounced, not sent on."""
+    ann = len(letters(mailer.folder, "ann@example.org"))
+    hops = "".join(f"Received: from hop{i}.test by hop{i + 1}.test; Tue, 24 Nov 2026 10:00:00 +0000\r\n" for i in range(50))
+    mailer.send("ann@example.org", ["looping@far.test"], hops + "Subject: loop\r\n\r\nround and round\r\n")
+    bounce = wait_letters(mailer.folder, "ann@example.org", ann + 1)[-1]
+    _, parts = report_of(letter_bytes(mailer.folder, bounce).split(b"\r\n", 2)[2])
+    status = parts[1].as_string()
+    assert "looping@far.test" in status and "Status: 5.4.6" in status and "mail loop" in status
+    assert not [m for m in mailer.sink.messages if "looping@far.test" in m["rcpt_tos"]]

@@ -25,6 +25,16 @@ pub(super) enum Target {
 impl Mailman {
     /// Deliver `items` (one message, one sender) to `target`.
     pub(super) async fn deliver_remote(&self, target: &Target, items: Vec<QueueItem>) {
+        let path = spool::spool_path(&self.cfg.storage, &items[0].fid);
+        if let Ok(hops) = tokio::task::spawn_blocking(move || received_headers(&path)).await.unwrap_or(Ok(0)) {
+            if hops > MAX_HOPS {
+                // RFC 5321 §6.3: a message that has passed this many relays is in a loop.
+                let why = format!("mail loop: {hops} Received headers (more than {MAX_HOPS})");
+                let outcome = Outcome::permanent("5.4.6", why, None);
+                let n = items.len();
+                return self.settle(items.into_iter().zip(vec![outcome; n]).collect()).await;
+            }
+        }
         let outcomes = match self.hosts(target).await {
             Ok((hosts, port)) => self.try_hosts(&hosts, port, &items).await,
             Err(RouteError::Permanent(why)) => {
@@ -120,6 +130,19 @@ fn outcome(o: RcptOutcome, host: &str) -> Outcome {
     }
 }
 
+/// Relays a message may have passed before it is taken for a loop
+/// (Postfix's hopcount_limit).
+const MAX_HOPS: usize = 50;
+
+/// How many Received fields the message's header has.
+fn received_headers(path: &std::path::Path) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)?.take(256 * 1024).read_to_end(&mut head)?;
+    let header = super::dsn::headers_of(&head);
+    Ok(header.split(|&b| b == b'\n').filter(|l| l.len() >= 9 && l[..9].eq_ignore_ascii_case(b"received:")).count())
+}
+
 fn target_name(t: &Target) -> &str {
     match t {
         Target::Domain(d) => d,
@@ -153,6 +176,14 @@ fn split_host_port(spec: &str) -> Option<(String, u16)> {
 #[cfg(test)]
 mod tests {
     use super::split_host_port;
+
+    #[test]
+    fn received_headers_are_counted_in_the_header_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m");
+        std::fs::write(&path, b"Received: a\r\nreceived: b\r\n\tmore\r\nSubject: x\r\n\r\nReceived: in the body\r\n").unwrap();
+        assert_eq!(super::received_headers(&path).unwrap(), 2);
+    }
 
     #[test]
     fn smarthost_specs() {
