@@ -4,6 +4,7 @@ fetchmail and getmail over POP3 and IMAP, curl for IMAP; a MIME corpus
 appended and fetched back byte-identical."""
 
 import imaplib
+import importlib.util
 import os
 import pathlib
 import re
@@ -52,6 +53,7 @@ def srv(tmp_path_factory):
 
 
 
+@pytest.mark.skipif(importlib.util.find_spec("imapclient") is None, reason="imapclient not installed")
 def test_imapclient_livetest(srv, tmp_path):
     _, ports, _ = srv
     ini = tmp_path / "livetest.ini"
