@@ -119,7 +119,7 @@ def test_alias_expands_to_mailboxes_and_remote(mailer):
     ann = len(letters(mailer.folder, "ann@example.org"))
     bob = len(letters(mailer.folder, "bob@example.org"))
     before = len([m for m in mailer.sink.messages if "friend@far.test" in m["rcpt_tos"]])
-    mailer.send("x@far.test", ["team@example.org"], "Subject: team\r\n\r\nall hands\r\n")
+    mailer.send("x@far.test", ["team@example.org"], "Subject: team\r\n\r\nall hands\r\n", login=False)
     wait_letters(mailer.folder, "ann@example.org", ann + 1)
     wait_letters(mailer.folder, "bob@example.org", bob + 1)
     from_sink(mailer.sink, "friend@far.test", before + 1)
@@ -127,7 +127,7 @@ def test_alias_expands_to_mailboxes_and_remote(mailer):
 
 
 def test_relay_account_goes_to_its_smarthost(mailer):
-    mailer.send("x@far.test", ["out@example.org"], "Subject: relay\r\n\r\nvia smarthost\r\n")
+    mailer.send("x@far.test", ["out@example.org"], "Subject: relay\r\n\r\nvia smarthost\r\n", login=False)
     got = from_sink(mailer.sink, "out@example.org")[-1]
     assert got["data"].endswith(b"via smarthost\r\n")
 

@@ -41,7 +41,8 @@ def make_server(folder, outside, extra=""):
     for args in (["domain", "add", "example.org"], ["domain", "add", "quiet.example", "--no-relay"],
                  ["account", "add", "ann@example.org", "--password", "ann's secret"],
                  ["account", "add", "bob@example.org", "--password", "pw"],
-                 ["account", "add", "q@quiet.example", "--password", "pw"]):
+                 ["account", "add", "q@quiet.example", "--password", "pw"],
+                 ["account", "add", "sales@example.org", "--type", "alias", "--arg", "bob@example.org"]):
         subprocess.run(admin + args, check=True, capture_output=True)
     server = Server(folder, config)
     wait_until(lambda: "service smtps listening" in server.log(), what="smtps listening")
@@ -276,3 +277,19 @@ def test_curl_submits_over_tls_with_auth(srv, tmp_path, url, tls_flag):
     assert out.returncode == 0, out.stderr
     letter = wait_letters(folder, "bob@example.org", n + 1)[-1]
     assert letter_bytes(folder, letter).endswith(b"sent by curl\r\n")
+
+
+def test_authenticated_senders_only_send_as_themselves(srv, outside):
+    """EnforceSenderLogin (on by default): a tenant cannot send as another."""
+    server, ports, _ = srv
+    with smtplib.SMTP_SSL("127.0.0.1", ports["smtps"], context=tls_context()) as s:
+        s.login("bob@example.org", "pw")
+        code, msg = s.mail("ann@example.org")
+        assert code == 553 and msg.startswith(b"5.7.1"), (code, msg)
+        assert s.mail("q@quiet.example")[0] == 553
+        assert s.mail("sales@example.org")[0] == 250  # an alias that reaches bob
+        s.rset()
+        assert s.mail("Bob@Example.org")[0] == 250
+        s.rset()
+        assert s.mail("<>")[0] == 250
+    assert "bob@example.org tried to send as <ann@example.org>" in server.log()

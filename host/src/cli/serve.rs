@@ -145,6 +145,7 @@ async fn start_smtp(
         tls,
         allow_plaintext_auth: s.allow_plaintext_auth,
         block_outgoing: s.block_outgoing_mail,
+        enforce_sender_login: s.enforce_sender_login,
         queued,
     });
     let listeners = [("smtp", &s.smtp, smtp::MX), ("submission", &s.submission, smtp::SUBMISSION), ("smtps", &s.smtps, smtp::SMTPS)];

@@ -179,6 +179,9 @@ pub struct Settings {
     pub message_size_limit: u64,
     /// `EnforceFQDN`: HELO/EHLO must name a fully-qualified host.
     pub enforce_fqdn: bool,
+    /// `EnforceSenderLogin` (default on): an authenticated client may only
+    /// send as its own address, an alias that reaches it, or `<>`.
+    pub enforce_sender_login: bool,
     /// `SMTPTimeout`: how long an SMTP client may take to send a command
     /// line or the next block of a message; default 300 s (RFC 5321
     /// §4.5.3.2's minimum). Lower it only to shed slow clients (or in tests).
@@ -281,6 +284,7 @@ const KNOWN: &[&str] = &[
     "DNSServer",
     "OutgoingSMTPPort",
     "SMTPTimeout",
+    "EnforceSenderLogin",
 ];
 
 /// Directives that may repeat; every occurrence counts.
@@ -492,6 +496,7 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
         message_size_limit: message_size_limit(&r)?,
         enforce_fqdn: r.flag("EnforceFQDN")?,
         smtp_timeout: smtp_timeout(&r)?,
+        enforce_sender_login: r.parsed("EnforceSenderLogin", BOOL, parse_bool)?.unwrap_or(true),
         ignore_mx: ignore_mx(&r),
         delivery_attempts: delivery_attempts(&r)?,
         retry_interval: retry_interval(&r)?,
@@ -1080,6 +1085,7 @@ mod tests {
         assert_eq!(s.retry_interval, Duration::from_secs(360));
         assert_eq!((s.dns_server, s.outgoing_smtp_port), (None, 25));
         assert_eq!(s.smtp_timeout, Duration::from_secs(300));
+        assert!(s.enforce_sender_login);
         assert!(!s.block_outgoing_mail);
         assert_eq!((s.tls_certificate, s.tls_key), (None, None));
         assert!(!s.allow_plaintext_auth);
@@ -1127,6 +1133,7 @@ RetryInterval 90
 DNSServer 127.0.0.1:5353
 OutgoingSMTPPort 2526
 SMTPTimeout 20
+EnforceSenderLogin 0
 BlockOutgoingMail on
 EnableSubmission 1
 SubmissionPort 1587
@@ -1216,6 +1223,7 @@ ScriptSessionTimeout 2m
         assert_eq!(s.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
         assert_eq!(s.outgoing_smtp_port, 2526);
         assert_eq!(s.smtp_timeout, Duration::from_secs(20));
+        assert!(!s.enforce_sender_login);
         assert_eq!(parse_dns_server("::1"), Some("[::1]:53".parse().unwrap()));
         assert_eq!(parse_dns_server("dns.example"), None);
         assert!(s.block_outgoing_mail);

@@ -50,6 +50,8 @@ pub struct SmtpContext {
     pub allow_plaintext_auth: bool,
     /// `BlockOutgoingMail`: no relaying for clients, even authenticated.
     pub block_outgoing: bool,
+    /// `EnforceSenderLogin`: authenticated clients send only as themselves.
+    pub enforce_sender_login: bool,
     /// Told when a message is queued, so delivery starts at once.
     pub queued: Arc<tokio::sync::Notify>,
 }
@@ -388,8 +390,30 @@ impl Session {
                 return self.reply(552, "5.3.4", &format!("Message size exceeds fixed limit of {max} bytes")).await;
             }
         }
+        if let (Some(login), Some(sender)) = (self.auth.clone(), from.mailbox()) {
+            if self.ctx.enforce_sender_login && !self.sender_belongs_to(&login, sender).await {
+                tracing::warn!(target: "smtp", "{}: {login} tried to send as <{sender}>", self.peer.ip());
+                return self.refuse(553, "5.7.1", &format!("Sender address rejected: not owned by {login}")).await;
+            }
+        }
         self.tx = Some(Transaction { from, params, rcpts: Vec::new(), chunking: None });
         self.reply(250, "2.1.0", "Sender OK").await
+    }
+
+    /// Is `sender` the login's own address, or an alias that reaches it?
+    /// (Tenants on one server must not send as each other.)
+    async fn sender_belongs_to(&self, login: &str, sender: &Mailbox) -> bool {
+        let address = format!("{}@{}", sender.local.to_lowercase(), sender.domain_lower());
+        if address == login {
+            return true;
+        }
+        let (user, domain, login) = (sender.local.to_lowercase(), sender.domain_lower(), login.to_string());
+        let alias = self
+            .ctx
+            .store
+            .call(move |c| Ok(accounts::find_account(c, &domain, &user)?.filter(|a| a.kind == accounts::AccountKind::Alias)))
+            .await;
+        matches!(alias, Ok(Some(a)) if a.alias_targets().iter().any(|t| *t == login))
     }
 
     async fn rcpt(&mut self, to: ForwardPath) -> std::io::Result<()> {
