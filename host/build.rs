@@ -66,11 +66,11 @@ fn wasm_c_toolchain(guest: &Path) -> Vec<(&'static str, String)> {
         }
         return vars;
     }
-    if let Some(clang) = ["clang-22", "clang-21", "clang-20"].into_iter().find(|c| on_path(c)) {
-        if Path::new("/usr/include/wasm32-wasi/stdio.h").exists() {
-            vars.extend(debian(clang.to_string()));
-            return vars;
-        }
+    if let Some(clang) = ["clang-22", "clang-21", "clang-20"].into_iter().find(|c| on_path(c))
+        && Path::new("/usr/include/wasm32-wasi/stdio.h").exists()
+    {
+        vars.extend(debian(clang.to_string()));
+        return vars;
     }
     let zig_ok = Command::new("python3")
         .args(["-c", "import ziglang"])

@@ -76,7 +76,7 @@ fn spec_for(args: &ScriptRunArgs, base_dir: &Path, loaded: Option<&config::Loade
     Ok(ScriptSpec {
         name,
         path_written: args.file.display().to_string(),
-        path: PathBuf::from(path),
+        path,
         line: 0,
         grants,
         limits,

@@ -36,7 +36,10 @@ impl Session {
         }
         let dir = match self.letter_dir().await {
             Ok(d) => d,
-            Err(e) => return Ok(self.answer(tag, "FETCH", Err(e))),
+            Err(e) => {
+                self.answer(tag, "FETCH", Err(e));
+                return Ok(());
+            },
         };
         let targets: Vec<(u32, Letter)> = self
             .view()

@@ -117,7 +117,10 @@ impl Session {
         let account = self.account().id;
         let all = match self.ctx.store.call(move |c| mailbox::list_folders(c, account)).await {
             Ok(all) => all,
-            Err(e) => return Ok(self.answer(tag, verb, Err(e))),
+            Err(e) => {
+                self.answer(tag, verb, Err(e));
+                return Ok(());
+            },
         };
         let full = format!("{reference}{pattern}");
         for f in &all {
@@ -144,8 +147,14 @@ impl Session {
             .await;
         let (folder, letters) = match found {
             Ok(Some(x)) => x,
-            Ok(None) => return Ok(self.no(tag, "[NONEXISTENT] No such mailbox")),
-            Err(e) => return Ok(self.answer(tag, "STATUS", Err(e))),
+            Ok(None) => {
+                self.no(tag, "[NONEXISTENT] No such mailbox");
+                return Ok(());
+            },
+            Err(e) => {
+                self.answer(tag, "STATUS", Err(e));
+                return Ok(());
+            },
         };
         let value = |item: &StatusItem| match item {
             StatusItem::Messages => letters.len() as i64,
@@ -174,21 +183,33 @@ impl Session {
     ) -> std::io::Result<()> {
         let dir = match self.letter_dir().await {
             Ok(d) => d,
-            Err(e) => return Ok(self.answer(tag, "APPEND", Err(e))),
+            Err(e) => {
+                self.answer(tag, "APPEND", Err(e));
+                return Ok(());
+            },
         };
         let (account, n) = (self.account().id, name.to_string());
         let exists = self.ctx.store.call(move |c| mailbox::find_folder(c, account, &n)).await;
         let folder = match exists {
             Ok(Some(f)) => f,
-            Ok(None) => return Ok(self.no(tag, "[TRYCREATE] No such mailbox")),
-            Err(e) => return Ok(self.answer(tag, "APPEND", Err(e))),
+            Ok(None) => {
+                self.no(tag, "[TRYCREATE] No such mailbox");
+                return Ok(());
+            },
+            Err(e) => {
+                self.answer(tag, "APPEND", Err(e));
+                return Ok(());
+            },
         };
         let d = dir.clone();
         // Stored with CRLF line ends, so sizes and sections agree (RFC 3501 §6.3.11).
         let written = tokio::task::spawn_blocking(move || spool::write_letter(&d, &super::mime::normalize_crlf(&message))).await;
         let (fid, size) = match written {
             Ok(Ok(x)) => x,
-            _ => return Ok(self.no(tag, "[SERVERBUG] Cannot store the message")),
+            _ => {
+                self.no(tag, "[SERVERBUG] Cannot store the message");
+                return Ok(());
+            },
         };
         let (bits, keywords) = wire::split_flags(flag_list);
         let when = date.map(|d| d.unix).unwrap_or_else(crate::mailman::unix_now);

@@ -26,7 +26,10 @@ impl Session {
         let needs_file = reads_message(criteria);
         let dir = match self.letter_dir().await {
             Ok(d) => d,
-            Err(e) => return Ok(self.answer(tag, "SEARCH", Err(e))),
+            Err(e) => {
+                self.answer(tag, "SEARCH", Err(e));
+                return Ok(());
+            },
         };
         if uses_modseq(criteria) {
             self.condstore = true;

@@ -95,8 +95,14 @@ impl Session {
             .await;
         let (folder, letters, recent) = match found {
             Ok(Some(x)) => x,
-            Ok(None) => return Ok(self.no(tag, "[NONEXISTENT] No such mailbox")),
-            Err(e) => return Ok(self.answer(tag, "SELECT", Err(e))),
+            Ok(None) => {
+                self.no(tag, "[NONEXISTENT] No such mailbox");
+                return Ok(());
+            },
+            Err(e) => {
+                self.answer(tag, "SELECT", Err(e));
+                return Ok(());
+            },
         };
         let recent: HashSet<i64> = if read_only {
             letters.iter().filter(|l| l.flags & flags::RECENT != 0).map(|l| l.uid).collect()
@@ -125,10 +131,10 @@ impl Session {
     /// CLOSE (expunge silently, if writable) or UNSELECT.
     pub(super) async fn close(&mut self, tag: &str, expunge: bool) -> std::io::Result<()> {
         let (folder, read_only) = (self.view().folder.id, self.view().read_only);
-        if expunge && !read_only {
-            if let Err(e) = self.remove_deleted(folder, None).await {
-                tracing::error!(target: "imap", "CLOSE expunge failed: {e}");
-            }
+        if expunge && !read_only
+            && let Err(e) = self.remove_deleted(folder, None).await
+        {
+            tracing::error!(target: "imap", "CLOSE expunge failed: {e}");
         }
         let account = self.account().clone();
         self.state = State::Authenticated(account);
@@ -138,7 +144,10 @@ impl Session {
 
     pub(super) async fn expunge(&mut self, tag: &str, uids: Option<SequenceSet>) -> std::io::Result<()> {
         if self.view().read_only {
-            return Ok(self.no(tag, "[READ-ONLY] Mailbox is read-only"));
+            {
+                self.no(tag, "[READ-ONLY] Mailbox is read-only");
+                return Ok(());
+            };
         }
         let folder = self.view().folder.id;
         let only: Option<Vec<i64>> = uids.map(|set| self.view().resolve(&set, true).iter().map(|(_, l)| l.uid).collect());
@@ -189,7 +198,10 @@ impl Session {
         list: &[Flag],
     ) -> std::io::Result<()> {
         if self.view().read_only {
-            return Ok(self.no(tag, "[READ-ONLY] Mailbox is read-only"));
+            {
+                self.no(tag, "[READ-ONLY] Mailbox is read-only");
+                return Ok(());
+            };
         }
         if unchanged_since.is_some() {
             self.condstore = true;
@@ -216,7 +228,10 @@ impl Session {
             .await;
         let (changed, refused) = match result {
             Ok(r) => r,
-            Err(e) => return Ok(self.answer(tag, "STORE", Err(e))),
+            Err(e) => {
+                self.answer(tag, "STORE", Err(e));
+                return Ok(());
+            },
         };
         self.ctx.store.folder_changed(folder);
         for letter in changed {
@@ -261,7 +276,10 @@ impl Session {
     /// COPY or MOVE (RFC 6851) with UIDPLUS's COPYUID.
     pub(super) async fn copy(&mut self, tag: &str, set: &SequenceSet, name: &str, uid: bool, moving: bool) -> std::io::Result<()> {
         if moving && self.view().read_only {
-            return Ok(self.no(tag, "[READ-ONLY] Mailbox is read-only"));
+            {
+                self.no(tag, "[READ-ONLY] Mailbox is read-only");
+                return Ok(());
+            };
         }
         let letters: Vec<Letter> = self.view().resolve(set, uid).into_iter().map(|(_, l)| l.clone()).collect();
         let (account, n, source) = (self.account().id, name.to_string(), self.view().folder.id);
@@ -283,8 +301,14 @@ impl Session {
             .await;
         let (target, pairs) = match result {
             Ok(Some(x)) => x,
-            Ok(None) => return Ok(self.no(tag, "[TRYCREATE] No such mailbox")),
-            Err(e) => return Ok(self.answer(tag, if moving { "MOVE" } else { "COPY" }, Err(e))),
+            Ok(None) => {
+                self.no(tag, "[TRYCREATE] No such mailbox");
+                return Ok(());
+            },
+            Err(e) => {
+                self.answer(tag, if moving { "MOVE" } else { "COPY" }, Err(e));
+                return Ok(());
+            },
         };
         self.ctx.store.folder_changed(target.id);
         if pairs.is_empty() {

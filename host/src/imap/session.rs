@@ -311,10 +311,16 @@ impl Session {
     async fn authenticate(&mut self, tag: &str, mechanism: &str, initial: Option<String>) -> std::io::Result<()> {
         if !self.plaintext_allowed() {
             self.errors += 1;
-            return Ok(self.no(tag, "[PRIVACYREQUIRED] Use STARTTLS first"));
+            {
+                self.no(tag, "[PRIVACYREQUIRED] Use STARTTLS first");
+                return Ok(());
+            };
         }
         if mechanism != "PLAIN" {
-            return Ok(self.no(tag, "Unsupported authentication mechanism"));
+            {
+                self.no(tag, "Unsupported authentication mechanism");
+                return Ok(());
+            };
         }
         let response = match initial {
             Some(r) => r,
@@ -327,18 +333,27 @@ impl Session {
             }
         };
         if response == "*" {
-            return Ok(self.bad(tag, "Authentication cancelled"));
+            {
+                self.bad(tag, "Authentication cancelled");
+                return Ok(());
+            };
         }
         match sasl::decode_response(&response).and_then(|d| sasl::parse_plain(&d)) {
             Ok(c) => self.login(tag, c).await,
-            Err(e) => Ok(self.bad(tag, &format!("Invalid SASL response: {e}"))),
+            Err(e) => {
+                self.bad(tag, &format!("Invalid SASL response: {e}"));
+                Ok(())
+            },
         }
     }
 
     async fn login(&mut self, tag: &str, c: Credentials) -> std::io::Result<()> {
         if !self.plaintext_allowed() {
             self.errors += 1;
-            return Ok(self.no(tag, "[PRIVACYREQUIRED] Use STARTTLS first"));
+            {
+                self.no(tag, "[PRIVACYREQUIRED] Use STARTTLS first");
+                return Ok(());
+            };
         }
         match crate::login::authenticate(&self.ctx.store, &c.user, &c.password).await {
             Ok(Some(account)) => {

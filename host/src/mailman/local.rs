@@ -60,7 +60,7 @@ impl Mailman {
                 Ok(()) => return Handled::Done,
                 Err(e) => Outcome::Temporary(format!("4.3.0 cannot queue alias targets: {e}")),
             },
-            Route::Mailbox { account, letters } => match self.into_mailbox(item, account, letters).await {
+            Route::Mailbox { account, letters } => match self.deliver_to_mailbox(item, account, letters).await {
                 Ok(()) => return Handled::Done,
                 Err(e) => Outcome::Temporary(format!("4.3.0 local delivery failed: {e}")),
             },
@@ -73,7 +73,7 @@ impl Mailman {
     /// letter and complete the row in one transaction. A crash in between
     /// leaves an unreferenced file and the row, which is delivered again:
     /// the mailbox still ends up with exactly one copy.
-    async fn into_mailbox(&self, item: &QueueItem, account: i64, letters: PathBuf) -> Result<(), String> {
+    async fn deliver_to_mailbox(&self, item: &QueueItem, account: i64, letters: PathBuf) -> Result<(), String> {
         let spool_file = spool::spool_path(&self.cfg.storage, &item.fid);
         let dir = letters.clone();
         let header = format!("Return-Path: <{}>\r\nDelivered-To: {}\r\n", item.sender, item.recipient);

@@ -26,14 +26,14 @@ impl Mailman {
     /// Deliver `items` (one message, one sender) to `target`.
     pub(super) async fn deliver_remote(&self, target: &Target, items: Vec<QueueItem>) {
         let path = spool::spool_path(&self.cfg.storage, &items[0].fid);
-        if let Ok(hops) = tokio::task::spawn_blocking(move || received_headers(&path)).await.unwrap_or(Ok(0)) {
-            if hops > MAX_HOPS {
-                // RFC 5321 §6.3: a message that has passed this many relays is in a loop.
-                let why = format!("mail loop: {hops} Received headers (more than {MAX_HOPS})");
-                let outcome = Outcome::permanent("5.4.6", why, None);
-                let n = items.len();
-                return self.settle(items.into_iter().zip(vec![outcome; n]).collect()).await;
-            }
+        if let Ok(hops) = tokio::task::spawn_blocking(move || received_headers(&path)).await.unwrap_or(Ok(0))
+            && hops > MAX_HOPS
+        {
+            // RFC 5321 §6.3: a message that has passed this many relays is in a loop.
+            let why = format!("mail loop: {hops} Received headers (more than {MAX_HOPS})");
+            let outcome = Outcome::permanent("5.4.6", why, None);
+            let n = items.len();
+            return self.settle(items.into_iter().zip(vec![outcome; n]).collect()).await;
         }
         let outcomes = match self.hosts(target).await {
             Ok((hosts, port)) => self.try_hosts(&hosts, port, &items).await,

@@ -182,11 +182,11 @@ impl Session {
                 _ => return Ok(false),
             };
             let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            if let Some(f) = spool.as_deref_mut() {
-                if let Err(e) = f.write(&buf[..n]).await {
-                    tracing::error!(target: "smtp", "writing spool file {}: {e}", f.fid);
-                    spool = None; // the message is refused at the end
-                }
+            if let Some(f) = spool.as_deref_mut()
+                && let Err(e) = f.write(&buf[..n]).await
+            {
+                tracing::error!(target: "smtp", "writing spool file {}: {e}", f.fid);
+                spool = None; // the message is refused at the end
             }
             self.io.consume(n);
             left -= n as u64;
@@ -269,11 +269,11 @@ impl Session {
 }
 
 async fn write_or_drop(spool: &mut Option<SpoolFile>, bytes: &[u8]) {
-    if let Some(f) = spool.as_mut() {
-        if let Err(e) = f.write(bytes).await {
-            tracing::error!(target: "smtp", "writing spool file {}: {e}", f.fid);
-            *spool = None;
-        }
+    if let Some(f) = spool.as_mut()
+        && let Err(e) = f.write(bytes).await
+    {
+        tracing::error!(target: "smtp", "writing spool file {}: {e}", f.fid);
+        *spool = None;
     }
 }
 

@@ -385,16 +385,16 @@ impl Session {
         if self.tx.is_some() {
             return self.error(503, "5.5.1", "Nested MAIL command").await;
         }
-        if let (Some(size), max) = (params.size, self.ctx.max_size) {
-            if max > 0 && size > max {
-                return self.reply(552, "5.3.4", &format!("Message size exceeds fixed limit of {max} bytes")).await;
-            }
+        if let (Some(size), max) = (params.size, self.ctx.max_size)
+            && max > 0 && size > max
+        {
+            return self.reply(552, "5.3.4", &format!("Message size exceeds fixed limit of {max} bytes")).await;
         }
-        if let (Some(login), Some(sender)) = (self.auth.clone(), from.mailbox()) {
-            if self.ctx.enforce_sender_login && !self.sender_belongs_to(&login, sender).await {
-                tracing::warn!(target: "smtp", "{}: {login} tried to send as <{sender}>", self.peer.ip());
-                return self.refuse(553, "5.7.1", &format!("Sender address rejected: not owned by {login}")).await;
-            }
+        if let (Some(login), Some(sender)) = (self.auth.clone(), from.mailbox())
+            && self.ctx.enforce_sender_login && !self.sender_belongs_to(&login, sender).await
+        {
+            tracing::warn!(target: "smtp", "{}: {login} tried to send as <{sender}>", self.peer.ip());
+            return self.refuse(553, "5.7.1", &format!("Sender address rejected: not owned by {login}")).await;
         }
         self.tx = Some(Transaction { from, params, rcpts: Vec::new(), chunking: None });
         self.reply(250, "2.1.0", "Sender OK").await
@@ -413,7 +413,7 @@ impl Session {
             .store
             .call(move |c| Ok(accounts::find_account(c, &domain, &user)?.filter(|a| a.kind == accounts::AccountKind::Alias)))
             .await;
-        matches!(alias, Ok(Some(a)) if a.alias_targets().iter().any(|t| *t == login))
+        matches!(alias, Ok(Some(a)) if a.alias_targets().contains(&login))
     }
 
     async fn rcpt(&mut self, to: ForwardPath) -> std::io::Result<()> {

@@ -159,10 +159,10 @@ pub fn remove_letters(conn: &Connection, folder: i64, ids: &[i64]) -> Result<Vec
     let mut delete = conn.prepare_cached("DELETE FROM messages WHERE id = ?1 AND folder = ?2 RETURNING fid")?;
     let mut freed = Vec::new();
     for id in ids {
-        if let Some(fid) = delete.query_row(params![id, folder], |r| r.get::<_, String>(0)).optional()? {
-            if !letter_in_use(conn, &fid)? {
-                freed.push(fid);
-            }
+        if let Some(fid) = delete.query_row(params![id, folder], |r| r.get::<_, String>(0)).optional()?
+            && !letter_in_use(conn, &fid)?
+        {
+            freed.push(fid);
         }
     }
     Ok(freed)
