@@ -277,3 +277,33 @@ def test_enforce_fqdn(tmp_path):
             assert s.helo("[192.0.2.1]")[0] == 250  # address literals are fine
     finally:
         server.stop()
+
+
+def test_one_address_cannot_take_every_session(tmp_path):
+    """MaxConnectionsPerIP: the next connection from the same address is
+    told so in each protocol's words, and a slot comes back when a session
+    ends."""
+    ports = {k: free_port() for k in ("smtp", "pop3", "imap")}
+    config = (f"ServerName mx.example.org\nDataFolder {tmp_path}/data\nStorageFolder {tmp_path}/storage\n"
+              f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {ports['smtp']}\nEnableSubmission 0\nEnableSMTPS 0\n"
+              f"EnablePOP3 1\nPOP3Port {ports['pop3']}\nEnableIMAP4 1\nIMAP4Port {ports['imap']}\n"
+              f"MaxConnectionsPerIP 2\n")
+    server = Server(tmp_path, config)
+    try:
+        for name, ok, busy in (("smtp", b"220 ", b"421 4.7.0 Too many connections"),
+                               ("pop3", b"+OK", b"-ERR [SYS/TEMP] Too many connections"),
+                               ("imap", b"* OK", b"* BYE Too many connections")):
+            held = [socket.create_connection(("127.0.0.1", ports[name]), timeout=10) for _ in range(2)]
+            for h in held:
+                assert h.makefile("rb").readline().startswith(ok)
+            extra = socket.create_connection(("127.0.0.1", ports[name]), timeout=10)
+            assert extra.makefile("rb").readline().startswith(busy), name
+            extra.close()
+            held[0].close()
+            again = wait_until(lambda: (lambda s: s if s.makefile("rb").readline().startswith(ok) else s.close())(
+                socket.create_connection(("127.0.0.1", ports[name]), timeout=10)), what=f"a free {name} slot")
+            again.close()
+            held[1].close()
+        assert "over MaxConnectionsPerIP (2); refused" in server.log()
+    finally:
+        server.stop()

@@ -87,23 +87,82 @@ pub async fn open(
     }
 }
 
+/// How a line protocol's listener opens its connections.
+pub struct Opening {
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// TLS from the first byte (SMTPS, POP3S, IMAPS).
+    pub implicit_tls: bool,
+    /// Sessions one client address may hold at once (`MaxConnectionsPerIP`,
+    /// 0 = no limit): a single host cannot take every session slot.
+    pub per_ip: u32,
+    /// The protocol's way of saying "too many connections" (one line).
+    pub busy: &'static str,
+}
+
 /// A service handler for a line protocol: each accepted connection is
-/// opened (counted, TLS first on implicit-TLS ports), then handed to
-/// `session` with its peer address, whether it is already encrypted, and
-/// the service's counters.
-pub fn protocol_handler<F, Fut>(tls: Option<Arc<rustls::ServerConfig>>, implicit_tls: bool, session: F) -> crate::services::Handler
+/// checked against the per-address limit, opened (counted, TLS first on
+/// implicit-TLS ports), then handed to `session` with its peer address,
+/// whether it is already encrypted, and the service's counters.
+pub fn protocol_handler<F, Fut>(opening: Opening, session: F) -> crate::services::Handler
 where
     F: Fn(BoxStream, std::net::SocketAddr, bool, Arc<ServiceStats>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = io::Result<()>> + Send + 'static,
 {
     let session = Arc::new(session);
+    let opening = Arc::new(opening);
+    let per_ip = Arc::new(PerIp::default());
     Arc::new(move |tcp, stats| {
-        let (tls, session) = (tls.clone().filter(|_| implicit_tls), session.clone());
+        let (opening, session, per_ip) = (opening.clone(), session.clone(), per_ip.clone());
         Box::pin(async move {
+            let ip = tcp.peer_addr().map_err(|e| e.to_string())?.ip();
+            let Some(_slot) = per_ip.take(ip, opening.per_ip) else {
+                stats.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(target: "svc", "{ip}: over MaxConnectionsPerIP ({}); refused", opening.per_ip);
+                if !opening.implicit_tls {
+                    let mut tcp = tcp;
+                    let _ = tokio::io::AsyncWriteExt::write_all(&mut tcp, format!("{}\r\n", opening.busy).as_bytes()).await;
+                }
+                return Ok(());
+            };
+            let tls = opening.tls.clone().filter(|_| opening.implicit_tls);
             let (stream, peer) = open(tcp, stats.clone(), tls).await?;
-            session(stream, peer, implicit_tls, stats).await.map_err(|e| e.to_string())
+            session(stream, peer, opening.implicit_tls, stats).await.map_err(|e| e.to_string())
         })
     })
+}
+
+/// Sessions per client address.
+#[derive(Default)]
+struct PerIp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, u32>>);
+
+/// One session's place in the count; given back when dropped.
+struct Slot {
+    counts: Arc<PerIp>,
+    ip: std::net::IpAddr,
+}
+
+impl PerIp {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, limit: u32) -> Option<Slot> {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(ip).or_insert(0);
+        if limit > 0 && *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(Slot { counts: self.clone(), ip })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Run the server side of a TLS handshake on `stream`.
@@ -117,6 +176,19 @@ mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn per_ip_slots_are_counted_and_given_back() {
+        let counts = Arc::new(PerIp::default());
+        let ip: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let a = counts.take(ip, 2).unwrap();
+        let _b = counts.take(ip, 2).unwrap();
+        assert!(counts.take(ip, 2).is_none());
+        assert!(counts.take("192.0.2.2".parse().unwrap(), 2).is_some());
+        drop(a);
+        assert!(counts.take(ip, 2).is_some());
+        assert!(counts.take(ip, 0).is_some(), "0 = no limit");
+    }
 
     #[tokio::test]
     async fn counted_streams_add_to_the_service_counters() {

@@ -147,6 +147,7 @@ async fn start_smtp(
         block_outgoing: s.block_outgoing_mail,
         enforce_sender_login: s.enforce_sender_login,
         queued,
+        max_per_ip: s.max_connections_per_ip,
     });
     let listeners = [("smtp", &s.smtp, smtp::MX), ("submission", &s.submission, smtp::SUBMISSION), ("smtps", &s.smtps, smtp::SMTPS)];
     for (name, listener, kind) in listeners {
@@ -169,6 +170,7 @@ async fn start_pop3(s: &Settings, store: &Store, services: &ServiceManager, tls:
         allow_plaintext_auth: s.allow_plaintext_auth,
         timeout: Duration::from_secs(600),
         locked: Default::default(),
+        max_per_ip: s.max_connections_per_ip,
     });
     for (name, listener, implicit) in [("pop3", &s.pop3, false), ("pop3s", &s.pop3s, true)] {
         if listener.enabled {
@@ -191,6 +193,7 @@ async fn start_imap(s: &Settings, store: &Store, services: &ServiceManager, tls:
         timeout: Duration::from_secs(30 * 60),
         max_message: s.message_size_limit,
         cache: imap::MessageCache::new(64 * 1024 * 1024),
+        max_per_ip: s.max_connections_per_ip,
     });
     for (name, listener, implicit) in [("imap4", &s.imap4, false), ("imaps", &s.imaps, true)] {
         if listener.enabled {

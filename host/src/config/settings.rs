@@ -179,6 +179,9 @@ pub struct Settings {
     pub message_size_limit: u64,
     /// `EnforceFQDN`: HELO/EHLO must name a fully-qualified host.
     pub enforce_fqdn: bool,
+    /// `MaxConnectionsPerIP`: SMTP/POP3/IMAP sessions one client address may
+    /// hold at once, per service; default 50, 0 = no limit.
+    pub max_connections_per_ip: u32,
     /// `EnforceSenderLogin` (default on): an authenticated client may only
     /// send as its own address, an alias that reaches it, or `<>`.
     pub enforce_sender_login: bool,
@@ -285,6 +288,7 @@ const KNOWN: &[&str] = &[
     "OutgoingSMTPPort",
     "SMTPTimeout",
     "EnforceSenderLogin",
+    "MaxConnectionsPerIP",
 ];
 
 /// Directives that may repeat; every occurrence counts.
@@ -497,6 +501,7 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
         enforce_fqdn: r.flag("EnforceFQDN")?,
         smtp_timeout: smtp_timeout(&r)?,
         enforce_sender_login: r.parsed("EnforceSenderLogin", BOOL, parse_bool)?.unwrap_or(true),
+        max_connections_per_ip: r.parsed("MaxConnectionsPerIP", "a number of sessions (0 = no limit)", |v| v.parse().ok())?.unwrap_or(50),
         ignore_mx: ignore_mx(&r),
         delivery_attempts: delivery_attempts(&r)?,
         retry_interval: retry_interval(&r)?,
@@ -1086,6 +1091,7 @@ mod tests {
         assert_eq!((s.dns_server, s.outgoing_smtp_port), (None, 25));
         assert_eq!(s.smtp_timeout, Duration::from_secs(300));
         assert!(s.enforce_sender_login);
+        assert_eq!(s.max_connections_per_ip, 50);
         assert!(!s.block_outgoing_mail);
         assert_eq!((s.tls_certificate, s.tls_key), (None, None));
         assert!(!s.allow_plaintext_auth);
@@ -1134,6 +1140,7 @@ DNSServer 127.0.0.1:5353
 OutgoingSMTPPort 2526
 SMTPTimeout 20
 EnforceSenderLogin 0
+MaxConnectionsPerIP 7
 BlockOutgoingMail on
 EnableSubmission 1
 SubmissionPort 1587
@@ -1224,6 +1231,7 @@ ScriptSessionTimeout 2m
         assert_eq!(s.outgoing_smtp_port, 2526);
         assert_eq!(s.smtp_timeout, Duration::from_secs(20));
         assert!(!s.enforce_sender_login);
+        assert_eq!(s.max_connections_per_ip, 7);
         assert_eq!(parse_dns_server("::1"), Some("[::1]:53".parse().unwrap()));
         assert_eq!(parse_dns_server("dns.example"), None);
         assert!(s.block_outgoing_mail);

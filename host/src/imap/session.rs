@@ -34,6 +34,8 @@ pub struct ImapContext {
     pub max_message: u64,
     /// Letter bytes and what FETCH/SEARCH derive from them, for all sessions.
     pub cache: super::MessageCache,
+    /// `MaxConnectionsPerIP` (0 = no limit).
+    pub max_per_ip: u32,
 }
 
 /// Longest command line, literals excluded.

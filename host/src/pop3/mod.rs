@@ -26,8 +26,13 @@ pub async fn start(
     if implicit_tls && ctx.tls.is_none() {
         return Err(std::io::Error::other("implicit TLS needs a TLS configuration"));
     }
-    let tls = ctx.tls.clone();
-    let handler = stream::protocol_handler(tls, implicit_tls, move |stream, peer, secure, _stats| {
+    let opening = stream::Opening {
+        tls: ctx.tls.clone(),
+        implicit_tls,
+        per_ip: ctx.max_per_ip,
+        busy: "-ERR [SYS/TEMP] Too many connections from your address",
+    };
+    let handler = stream::protocol_handler(opening, move |stream, peer, secure, _stats| {
         Session::new(stream, peer, ctx.clone(), secure).run()
     });
     services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await

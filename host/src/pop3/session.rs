@@ -31,6 +31,8 @@ pub struct Pop3Context {
     pub timeout: Duration,
     /// Accounts whose maildrop a session holds.
     pub locked: Mutex<HashSet<i64>>,
+    /// `MaxConnectionsPerIP` (0 = no limit).
+    pub max_per_ip: u32,
 }
 
 /// Bad commands tolerated before the session is closed.

@@ -43,8 +43,13 @@ pub async fn start(
     if kind.implicit_tls && ctx.tls.is_none() {
         return Err(std::io::Error::other("implicit TLS needs a TLS configuration"));
     }
-    let tls = ctx.tls.clone();
-    let handler = stream::protocol_handler(tls, kind.implicit_tls, move |stream, peer, secure, stats| {
+    let opening = stream::Opening {
+        tls: ctx.tls.clone(),
+        implicit_tls: kind.implicit_tls,
+        per_ip: ctx.max_per_ip,
+        busy: "421 4.7.0 Too many connections from your address, try again later",
+    };
+    let handler = stream::protocol_handler(opening, move |stream, peer, secure, stats| {
         Session::new(stream, peer, ctx.clone(), kind.port, secure, stats).run()
     });
     services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await

@@ -54,6 +54,8 @@ pub struct SmtpContext {
     pub enforce_sender_login: bool,
     /// Told when a message is queued, so delivery starts at once.
     pub queued: Arc<tokio::sync::Notify>,
+    /// `MaxConnectionsPerIP` (0 = no limit).
+    pub max_per_ip: u32,
 }
 
 /// Which listener a session came in on.
