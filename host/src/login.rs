@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -20,10 +21,22 @@ use crate::store::{Store, StoreError};
 
 /// Remembered logins; the map is cleared when it grows past this.
 const CACHE_ENTRIES: usize = 10_000;
+/// Pause before answering a failed login, to slow down password guessing
+/// (the same for an unknown user, so the time tells nothing).
+const FAILURE_DELAY: Duration = Duration::from_millis(300);
 
 /// The account if `login` exists and `password` is right. The hash is
 /// checked on a blocking thread so the store's own thread never waits for it.
+/// A failure returns only after [`FAILURE_DELAY`].
 pub async fn authenticate(store: &Store, login: &str, password: &str) -> Result<Option<Account>, StoreError> {
+    let account = check(store, login, password).await?;
+    if account.is_none() {
+        tokio::time::sleep(FAILURE_DELAY).await;
+    }
+    Ok(account)
+}
+
+async fn check(store: &Store, login: &str, password: &str) -> Result<Option<Account>, StoreError> {
     let Some((user, domain)) = login.rsplit_once('@') else {
         return Ok(None);
     };

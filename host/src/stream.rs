@@ -60,8 +60,26 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
 }
 
 /// A placeholder left in a session while its real stream is being upgraded.
-pub fn detached() -> BoxStream {
+fn detached() -> BoxStream {
     Box::new(tokio::io::duplex(1).0)
+}
+
+/// STARTTLS/STLS: put TLS under `io`. What the client sent after the
+/// command in clear text sits in `io`'s buffer and is dropped with it, so it
+/// cannot be injected into the encrypted session (CVE-2011-0411). On an
+/// error (handshake failed or took longer than `timeout`) `io` is left
+/// detached and the session must end.
+pub async fn upgrade(
+    io: &mut tokio::io::BufReader<BoxStream>,
+    config: Arc<rustls::ServerConfig>,
+    timeout: std::time::Duration,
+) -> io::Result<()> {
+    let plain = std::mem::replace(io, tokio::io::BufReader::new(detached())).into_inner();
+    let tls = tokio::time::timeout(timeout, accept_tls(plain, config))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+    *io = tokio::io::BufReader::new(tls);
+    Ok(())
 }
 
 /// How long a client gets to finish the handshake on an implicit-TLS port.
@@ -102,16 +120,20 @@ pub struct Opening {
 /// A service handler for a line protocol: each accepted connection is
 /// checked against the per-address limit, opened (counted, TLS first on
 /// implicit-TLS ports), then handed to `session` with its peer address,
-/// whether it is already encrypted, and the service's counters.
-pub fn protocol_handler<F, Fut>(opening: Opening, session: F) -> crate::services::Handler
+/// whether it is already encrypted, and the service's counters. An
+/// implicit-TLS listener without a TLS configuration is refused here.
+pub fn protocol_handler<F, Fut>(opening: Opening, session: F) -> io::Result<crate::services::Handler>
 where
     F: Fn(BoxStream, std::net::SocketAddr, bool, Arc<ServiceStats>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = io::Result<()>> + Send + 'static,
 {
+    if opening.implicit_tls && opening.tls.is_none() {
+        return Err(io::Error::other("implicit TLS needs a TLS configuration"));
+    }
     let session = Arc::new(session);
     let opening = Arc::new(opening);
     let per_ip = Arc::new(PerIp::default());
-    Arc::new(move |tcp, stats| {
+    Ok(Arc::new(move |tcp, stats| {
         let (opening, session, per_ip) = (opening.clone(), session.clone(), per_ip.clone());
         Box::pin(async move {
             let ip = tcp.peer_addr().map_err(|e| e.to_string())?.ip();
@@ -128,7 +150,7 @@ where
             let (stream, peer) = open(tcp, stats.clone(), tls).await?;
             session(stream, peer, opening.implicit_tls, stats).await.map_err(|e| e.to_string())
         })
-    })
+    }))
 }
 
 /// Sessions per client address.

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use super::command::{DateTime, Flag, StatusItem};
 use super::session::Session;
 use super::wire;
-use crate::store::accounts;
 use crate::store::folders;
 use crate::store::mailbox::{self, Folder, canonical_name, flags};
 use crate::store::{StoreError, spool};
@@ -16,15 +15,16 @@ use crate::store::{StoreError, spool};
 pub(super) const SEP: char = '/';
 
 impl Session {
-    pub(super) async fn letter_dir(&self) -> Result<PathBuf, StoreError> {
+    /// The account's letter folder, looked up once per session: FETCH and
+    /// SEARCH need it on every call.
+    pub(super) async fn letter_dir(&mut self) -> Result<PathBuf, StoreError> {
+        if let Some(dir) = &self.letter_dir {
+            return Ok(dir.clone());
+        }
         let (domain, storage) = (self.account().domain.clone(), self.ctx.storage.clone());
-        self.ctx
-            .store
-            .call(move |c| {
-                let path = accounts::find_domain(c, &domain)?.map(|d| d.storage_path).unwrap_or_default();
-                Ok(mailbox::letter_dir(&storage, &path))
-            })
-            .await
+        let dir = self.ctx.store.call(move |c| mailbox::domain_letter_dir(c, &storage, &domain)).await?;
+        self.letter_dir = Some(dir.clone());
+        Ok(dir)
     }
 
     pub(super) async fn create(&mut self, tag: &str, name: &str) -> std::io::Result<()> {
@@ -39,7 +39,7 @@ impl Session {
             .store
             .call(move |c| {
                 let tx = c.transaction()?;
-                let now = crate::mailman::unix_now();
+                let now = crate::store::unix_now();
                 // Superior names are created too (RFC 3501 §6.3.3).
                 let parts: Vec<&str> = name.split(SEP).collect();
                 for i in 1..parts.len() {
@@ -86,7 +86,7 @@ impl Session {
             .store
             .call(move |c| {
                 let tx = c.transaction()?;
-                folders::rename(&tx, account, &f, &t, SEP, crate::mailman::unix_now())?;
+                folders::rename(&tx, account, &f, &t, SEP, crate::store::unix_now())?;
                 tx.commit()?;
                 Ok(())
             })
@@ -212,7 +212,7 @@ impl Session {
             },
         };
         let (bits, keywords) = wire::split_flags(flag_list);
-        let when = date.map(|d| d.unix).unwrap_or_else(crate::mailman::unix_now);
+        let when = date.map(|d| d.unix).unwrap_or_else(crate::store::unix_now);
         let (f, letter) = (folder.id, fid.clone());
         let recorded = self
             .ctx

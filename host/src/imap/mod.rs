@@ -34,9 +34,6 @@ pub async fn start(
     port: u16,
     implicit_tls: bool,
 ) -> std::io::Result<Arc<Service>> {
-    if implicit_tls && ctx.tls.is_none() {
-        return Err(std::io::Error::other("implicit TLS needs a TLS configuration"));
-    }
     let opening = stream::Opening {
         tls: ctx.tls.clone(),
         implicit_tls,
@@ -45,6 +42,6 @@ pub async fn start(
     };
     let handler = stream::protocol_handler(opening, move |stream, peer, secure, _stats| {
         Session::new(stream, peer, ctx.clone(), secure).run()
-    });
+    })?;
     services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await
 }

@@ -46,7 +46,6 @@ const MAX_SMALL_LITERAL: u64 = 64 * 1024;
 const UNLIMITED_APPEND: u64 = 256 * 1024 * 1024;
 /// Bad commands tolerated before the session is closed.
 const MAX_ERRORS: u32 = 20;
-const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(300);
 
 pub(super) enum State {
     NotAuthenticated,
@@ -65,6 +64,8 @@ pub struct Session {
     pub(super) condstore: bool,
     errors: u32,
     pub(super) out: Vec<u8>,
+    /// The logged-in account's letter folder, once known.
+    pub(super) letter_dir: Option<PathBuf>,
 }
 
 pub(super) enum Next {
@@ -83,7 +84,7 @@ enum Incoming {
 
 impl Session {
     pub fn new(stream: BoxStream, peer: SocketAddr, ctx: Arc<ImapContext>, tls: bool) -> Session {
-        Session { io: BufReader::new(stream), ctx, peer, tls, state: State::NotAuthenticated, condstore: false, errors: 0, out: Vec::new() }
+        Session { io: BufReader::new(stream), ctx, peer, tls, state: State::NotAuthenticated, condstore: false, errors: 0, out: Vec::new(), letter_dir: None }
     }
 
     pub async fn run(mut self) -> std::io::Result<()> {
@@ -299,15 +300,11 @@ impl Session {
         };
         self.ok(tag, "Begin TLS negotiation now");
         self.flush().await?;
-        let plain = std::mem::replace(&mut self.io, BufReader::new(stream::detached())).into_inner();
-        match tokio::time::timeout(Duration::from_secs(30), stream::accept_tls(plain, config)).await {
-            Ok(Ok(tls)) => {
-                self.io = BufReader::new(tls);
-                self.tls = true;
-                Ok(Next::Continue)
-            }
-            _ => Ok(Next::Close),
+        if stream::upgrade(&mut self.io, config, Duration::from_secs(30)).await.is_err() {
+            return Ok(Next::Close);
         }
+        self.tls = true;
+        Ok(Next::Continue)
     }
 
     async fn authenticate(&mut self, tag: &str, mechanism: &str, initial: Option<String>) -> std::io::Result<()> {
@@ -366,7 +363,6 @@ impl Session {
             }
             Ok(None) => {
                 tracing::warn!(target: "imap", "{}: login failed for {:?}", self.peer.ip(), c.user);
-                tokio::time::sleep(AUTH_FAILURE_DELAY).await;
                 self.errors += 1;
                 self.no(tag, "[AUTHENTICATIONFAILED] Authentication failed");
             }

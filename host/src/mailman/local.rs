@@ -14,11 +14,11 @@ use rusqlite::Connection;
 
 use super::outcome::Outcome;
 use super::remote::Target;
-use super::{Mailman, unix_now};
+use super::Mailman;
 use crate::store::accounts::{self, AccountKind};
 use crate::store::mailbox::{self, flags};
 use crate::store::queue::{self, QueueItem};
-use crate::store::{StoreError, spool};
+use crate::store::{StoreError, spool, unix_now};
 
 /// How deep aliases may nest.
 const MAX_ALIAS_DEPTH: usize = 16;

@@ -29,7 +29,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::services::{Service, ServiceManager, ServiceState};
 use crate::store::queue::{self, QueueItem};
 use crate::store::mailbox;
-use crate::store::{Store, spool};
+use crate::store::{Store, spool, unix_now};
 
 /// What the mailman needs from rumble.conf.
 pub struct MailmanConfig {
@@ -238,8 +238,4 @@ fn group_remote(items: Vec<(QueueItem, remote::Target)>) -> Vec<(remote::Target,
         }
     }
     out
-}
-
-pub(crate) fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 
 use super::dsn::{self, Action, Failure, Report};
-use super::{Mailman, unix_now};
+use super::Mailman;
 use crate::store::queue::{self, QueueItem};
-use crate::store::spool;
+use crate::store::{spool, unix_now};
 
 /// Most of the original message returned in a bounce: its header block.
 const RETURNED_HEADERS_MAX: usize = 64 * 1024;

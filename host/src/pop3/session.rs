@@ -16,7 +16,7 @@ use super::command::{self, Command, CommandError};
 use crate::lineio::{self, LineRead};
 use crate::sasl::{self, Credentials};
 use crate::smtp::data::DotStuffer;
-use crate::store::accounts::{self, Account};
+use crate::store::accounts::Account;
 use crate::store::mailbox::{self, flags};
 use crate::store::{Store, StoreError};
 use crate::stream::{self, BoxStream};
@@ -37,7 +37,6 @@ pub struct Pop3Context {
 
 /// Bad commands tolerated before the session is closed.
 const MAX_ERRORS: u32 = 10;
-const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(300);
 /// Replies are sent in pieces of about this size while streaming a message.
 const CHUNK: usize = 64 * 1024;
 
@@ -202,16 +201,12 @@ impl Session {
             return Ok(Next::Continue);
         };
         self.ok("Begin TLS negotiation").await?;
-        let plain = std::mem::replace(&mut self.io, BufReader::new(stream::detached())).into_inner();
-        match tokio::time::timeout(self.ctx.timeout, stream::accept_tls(plain, config)).await {
-            Ok(Ok(tls)) => {
-                self.io = BufReader::new(tls);
-                self.tls = true;
-                self.state = State::Authorization { user: None };
-                Ok(Next::Continue)
-            }
-            _ => Ok(Next::Close),
+        if stream::upgrade(&mut self.io, config, self.ctx.timeout).await.is_err() {
+            return Ok(Next::Close);
         }
+        self.tls = true;
+        self.state = State::Authorization { user: None };
+        Ok(Next::Continue)
     }
 
     async fn auth(&mut self, mechanism: Option<String>, initial: Option<String>) -> std::io::Result<()> {
@@ -270,7 +265,6 @@ impl Session {
             Ok(Some(a)) => a,
             Ok(None) => {
                 tracing::warn!(target: "pop3", "{}: login failed for {:?}", self.peer.ip(), c.user);
-                tokio::time::sleep(AUTH_FAILURE_DELAY).await;
                 self.errors += 1;
                 return self.err("[AUTH] Authentication failed").await;
             }
@@ -296,9 +290,8 @@ impl Session {
             .ctx
             .store
             .call(move |c| {
-                let inbox = mailbox::ensure_folder(c, id, "INBOX", crate::mailman::unix_now())?;
-                let path = accounts::find_domain(c, &domain)?.map(|d| d.storage_path).unwrap_or_default();
-                Ok((inbox.id, mailbox::letter_dir(&storage, &path), mailbox::letters(c, inbox.id)?))
+                let inbox = mailbox::ensure_folder(c, id, "INBOX", crate::store::unix_now())?;
+                Ok((inbox.id, mailbox::domain_letter_dir(c, &storage, &domain)?, mailbox::letters(c, inbox.id)?))
             })
             .await?;
         let entries = letters

@@ -13,7 +13,7 @@ use super::address::ReversePath;
 use super::command::{Body, MailParams};
 use super::data::{DataReader, Feed};
 use super::session::{Next, Session, Transaction};
-use crate::store::{queue, spool};
+use crate::store::{queue, spool, unix_now};
 
 /// A message being streamed into its spool file. Dropped unfinished (a
 /// refused message, a broken connection), it removes its file.
@@ -296,10 +296,6 @@ fn params_text(p: &MailParams) -> String {
         out.push(format!("ENVID={envid}"));
     }
     out.join(" ")
-}
-
-pub(crate) fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 pub(crate) fn rfc5322_now() -> String {

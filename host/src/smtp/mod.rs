@@ -40,9 +40,6 @@ pub async fn start(
     port: u16,
     kind: Listener,
 ) -> std::io::Result<Arc<Service>> {
-    if kind.implicit_tls && ctx.tls.is_none() {
-        return Err(std::io::Error::other("implicit TLS needs a TLS configuration"));
-    }
     let opening = stream::Opening {
         tls: ctx.tls.clone(),
         implicit_tls: kind.implicit_tls,
@@ -51,6 +48,6 @@ pub async fn start(
     };
     let handler = stream::protocol_handler(opening, move |stream, peer, secure, stats| {
         Session::new(stream, peer, ctx.clone(), kind.port, secure, stats).run()
-    });
+    })?;
     services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await
 }

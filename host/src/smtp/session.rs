@@ -72,8 +72,6 @@ const MAX_LINE: usize = 4096;
 /// NOOP, RSET, VRFY and HELP allowed per session (Postfix's
 /// smtpd_junk_command_limit): a client cycling them holds a session slot.
 const MAX_JUNK_COMMANDS: u32 = 100;
-/// Pause after a failed AUTH, to slow down password guessing.
-const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(300);
 
 pub(super) struct Transaction {
     pub(super) from: ReversePath,
@@ -265,11 +263,8 @@ impl Session {
         }
         self.reply(220, "2.0.0", "Ready to start TLS").await?;
         self.flush_out().await?;
-        let plain = std::mem::replace(&mut self.io, BufReader::new(stream::detached())).into_inner();
-        let handshake = tokio::time::timeout(self.ctx.command_timeout, stream::accept_tls(plain, config)).await;
-        match handshake {
-            Ok(Ok(tls)) => {
-                self.io = BufReader::new(tls);
+        match stream::upgrade(&mut self.io, config, self.ctx.command_timeout).await {
+            Ok(()) => {
                 self.tls = true;
                 self.helo = None;
                 self.esmtp = false;
@@ -277,11 +272,10 @@ impl Session {
                 self.tx = None;
                 Ok(Next::Continue)
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::info!(target: "smtp", "{}: TLS handshake failed: {e}", self.peer.ip());
                 Ok(Next::Close)
             }
-            Err(_) => Ok(Next::Close),
         }
     }
 
@@ -318,7 +312,6 @@ impl Session {
             Ok(None) => {
                 tracing::warn!(target: "smtp", "{}: AUTH {mechanism} failed for {:?}", self.peer.ip(), credentials.user);
                 self.stats.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tokio::time::sleep(AUTH_FAILURE_DELAY).await;
                 self.error(535, "5.7.8", "Authentication credentials invalid").await
             }
             Err(e) => {

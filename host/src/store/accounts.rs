@@ -202,7 +202,7 @@ pub fn add_account(conn: &Connection, new: &NewAccount) -> Result<Account, Store
     )?;
     let account = exact_account(conn, &domain, &user)?.ok_or_else(|| StoreError::NotFound(format!("account {user}@{domain}")))?;
     if account.kind == AccountKind::Mbox {
-        super::folders::create_defaults(conn, account.id, time::OffsetDateTime::now_utc().unix_timestamp())?;
+        super::folders::create_defaults(conn, account.id, super::unix_now())?;
     }
     Ok(account)
 }

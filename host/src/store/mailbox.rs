@@ -153,6 +153,12 @@ pub fn letter_dir(storage: &std::path::Path, domain_storage_path: &str) -> std::
     if domain_storage_path.is_empty() { storage.to_path_buf() } else { std::path::PathBuf::from(domain_storage_path) }
 }
 
+/// Where the letter files of `domain`'s accounts live.
+pub fn domain_letter_dir(conn: &Connection, storage: &std::path::Path, domain: &str) -> Result<std::path::PathBuf, StoreError> {
+    let path = super::accounts::find_domain(conn, domain)?.map(|d| d.storage_path).unwrap_or_default();
+    Ok(letter_dir(storage, &path))
+}
+
 /// Remove letters of `folder` by row id; returns the files no row uses any
 /// more (the caller removes them after the commit).
 pub fn remove_letters(conn: &Connection, folder: i64, ids: &[i64]) -> Result<Vec<String>, StoreError> {

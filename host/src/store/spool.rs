@@ -52,15 +52,19 @@ pub fn create_spool(storage: &Path) -> io::Result<(String, File)> {
 /// §4.4 says the final hop adds them) first, durably. Returns the letter's
 /// id and size.
 pub fn deliver_letter(spool: &Path, dir: &Path, header: &[u8]) -> io::Result<(String, u64)> {
-    std::fs::create_dir_all(dir)?;
     let mut source = File::open(spool)?;
-    let (fid, mut file) = create_unique(dir, |fid| letter_path(dir, fid))?;
-    let written = (|| {
+    new_letter(dir, |file| {
         file.write_all(header)?;
-        let copied = io::copy(&mut source, &mut file)?;
-        file.sync_all()?;
-        Ok::<u64, io::Error>(header.len() as u64 + copied)
-    })();
+        Ok(header.len() as u64 + io::copy(&mut source, file)?)
+    })
+}
+
+/// A new letter file in `dir`, filled by `fill` (which returns the size),
+/// then fsync'd with its folder entry; removed again if anything fails.
+fn new_letter(dir: &Path, fill: impl FnOnce(&mut File) -> io::Result<u64>) -> io::Result<(String, u64)> {
+    std::fs::create_dir_all(dir)?;
+    let (fid, mut file) = create_unique(dir, |fid| letter_path(dir, fid))?;
+    let written = fill(&mut file).and_then(|size| file.sync_all().map(|_| size));
     match written {
         Ok(size) => {
             sync_dir(dir)?;
@@ -100,15 +104,7 @@ fn is_fid(name: &str) -> bool {
 
 /// Write `bytes` as a new letter file in `dir` (IMAP APPEND), durably.
 pub fn write_letter(dir: &Path, bytes: &[u8]) -> io::Result<(String, u64)> {
-    std::fs::create_dir_all(dir)?;
-    let (fid, mut file) = create_unique(dir, |fid| letter_path(dir, fid))?;
-    let written = file.write_all(bytes).and_then(|_| file.sync_all());
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(letter_path(dir, &fid));
-        return Err(e);
-    }
-    sync_dir(dir)?;
-    Ok((fid, bytes.len() as u64))
+    new_letter(dir, |file| file.write_all(bytes).map(|_| bytes.len() as u64))
 }
 
 /// Remove a spool file no row points at (a refused or broken message).
