@@ -5,6 +5,13 @@
 //! The `[svc]` tag is the event's target: code logs with
 //! `tracing::info!(target: "smtp", ...)`; a module-path target keeps only its
 //! last segment.
+//!
+//! The ring is what scripts with `log.read` see, so it is bounded in lines
+//! and in bytes, each line is cut at [`MAX_LINE`], and fields named in
+//! [`HIDDEN_FIELDS`] (failed-login names, where people type passwords) are
+//! shown there as `<hidden>`. Text that comes from scripts goes through
+//! [`clean`] first (see `plugins::script_log`), so a script can neither
+//! write a line that looks like the server's nor a line of megabytes.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -13,37 +20,93 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// The smallest ring `LogLines` may ask for: the web admin shows 200 lines.
 pub const MIN_LINES: usize = 200;
 
+/// Longest message kept, in bytes; longer ones are cut with a note.
+pub const MAX_LINE: usize = 4096;
+
+/// Bytes the ring may hold at most, whatever `LogLines` says.
+pub const MAX_RING_BYTES: usize = 8 << 20;
+
+/// Event fields the ring shows as `<hidden>` (stderr keeps them for the operator).
+pub const HIDDEN_FIELDS: &[&str] = &["login"];
+
 /// Recent log lines, newest last inside, handed out newest first.
 pub struct LogRing {
     capacity: usize,
-    lines: Mutex<VecDeque<String>>,
+    max_bytes: usize,
+    lines: Mutex<Lines>,
+}
+
+#[derive(Default)]
+struct Lines {
+    queue: VecDeque<Arc<str>>,
+    bytes: usize,
 }
 
 impl LogRing {
     pub fn new(capacity: usize) -> Arc<LogRing> {
+        LogRing::with_bytes(capacity, MAX_RING_BYTES)
+    }
+
+    pub fn with_bytes(capacity: usize, max_bytes: usize) -> Arc<LogRing> {
         let capacity = capacity.max(MIN_LINES);
-        Arc::new(LogRing { capacity, lines: Mutex::new(VecDeque::with_capacity(capacity)) })
+        Arc::new(LogRing { capacity, max_bytes, lines: Mutex::new(Lines::default()) })
     }
 
     pub fn push(&self, line: String) {
+        let line: Arc<str> = line.into();
         let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        if lines.len() == self.capacity {
-            lines.pop_front();
+        lines.bytes += line.len();
+        lines.queue.push_back(line);
+        while lines.queue.len() > self.capacity || (lines.bytes > self.max_bytes && lines.queue.len() > 1) {
+            let old = lines.queue.pop_front().expect("not empty");
+            lines.bytes -= old.len();
         }
-        lines.push_back(line);
     }
 
-    /// Newest first, as `Rumble.getLog()` returns them.
+    /// Newest first, as `Rumble.getLog()` returns them. Only pointers are
+    /// copied under the lock, so a reader never holds up the server's logging.
     pub fn recent(&self) -> Vec<String> {
-        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
-        lines.iter().rev().cloned().collect()
+        let snapshot: Vec<Arc<str>> = {
+            let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+            lines.queue.iter().rev().cloned().collect()
+        };
+        snapshot.iter().map(|l| l.to_string()).collect()
     }
+
+    /// Bytes held now (for tests and the admin UI).
+    pub fn bytes(&self) -> usize {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).bytes
+    }
+}
+
+/// `text` made safe for one log line: control characters escaped (`\n`,
+/// `\r`, `\xHH`; tab kept) so nothing can start a line of its own, and cut
+/// to `max` bytes with a note of how much was dropped.
+pub fn clean(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 24);
+    for (i, c) in text.char_indices() {
+        if out.len() >= max {
+            let _ = write!(out, " [cut {} bytes]", text.len() - i);
+            return out;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push('\t'),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 static RING: OnceLock<Arc<LogRing>> = OnceLock::new();
@@ -65,9 +128,12 @@ pub fn init(ring_lines: usize, default_filter: &str) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true)
         .with_filter(filter);
+    // The ring takes INFO and above, and says so: without the filter the
+    // `log` crate's max level would be TRACE and every `log::trace!` in
+    // wasmtime's unwinder and elsewhere would run through the dispatch.
     let _ = tracing_subscriber::registry()
         .with(stderr)
-        .with(RingLayer { ring })
+        .with(RingLayer { ring }.with_filter(LevelFilter::INFO))
         .try_init();
 }
 
@@ -84,7 +150,7 @@ impl<S: Subscriber> Layer<S> for RingLayer {
         let mut text = MessageText::default();
         event.record(&mut text);
         let svc = service_tag(event.metadata().target());
-        self.ring.push(format_line(svc, &text.0));
+        self.ring.push(format_line(svc, &clean(&text.0, MAX_LINE)));
     }
 }
 
@@ -109,6 +175,8 @@ impl Visit for MessageText {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "message" {
             self.0.insert_str(0, value);
+        } else if HIDDEN_FIELDS.contains(&field.name()) {
+            let _ = write!(self.0, " {}=<hidden>", field.name());
         } else {
             let _ = write!(self.0, " {}={}", field.name(), value);
         }
@@ -117,6 +185,8 @@ impl Visit for MessageText {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "message" {
             self.0.insert_str(0, &format!("{value:?}"));
+        } else if HIDDEN_FIELDS.contains(&field.name()) {
+            let _ = write!(self.0, " {}=<hidden>", field.name());
         } else {
             let _ = write!(self.0, " {}={:?}", field.name(), value);
         }
@@ -137,6 +207,25 @@ mod tests {
         assert_eq!(lines.len(), MIN_LINES);
         assert_eq!(lines[0], format!("line {}", MIN_LINES + 4));
         assert_eq!(lines[MIN_LINES - 1], "line 5");
+    }
+
+    #[test]
+    fn ring_is_bounded_in_bytes() {
+        let ring = LogRing::with_bytes(MIN_LINES, 10_000);
+        for _ in 0..50 {
+            ring.push("x".repeat(1000));
+        }
+        assert!(ring.bytes() <= 10_000, "{}", ring.bytes());
+        assert_eq!(ring.recent().len(), 10);
+    }
+
+    #[test]
+    fn clean_escapes_controls_and_cuts() {
+        assert_eq!(clean("a\nb\r\x1b[31m\tc", 100), "a\\nb\\r\\x1b[31m\tc");
+        let long = "é".repeat(3000);
+        let cut = clean(&long, MAX_LINE);
+        assert!(cut.len() <= MAX_LINE + 32, "{}", cut.len());
+        assert!(cut.ends_with(&format!(" [cut {} bytes]", 6000 - MAX_LINE)), "{}", &cut[cut.len() - 40..]);
     }
 
     #[test]

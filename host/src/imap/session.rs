@@ -362,7 +362,7 @@ impl Session {
                 self.ok(tag, &format!("[CAPABILITY {caps}] Logged in"));
             }
             Ok(None) => {
-                tracing::warn!(target: "imap", "{}: login failed for {:?}", self.peer.ip(), c.user);
+                tracing::warn!(target: "imap", login = ?c.user, "{}: login failed", self.peer.ip());
                 self.errors += 1;
                 self.no(tag, "[AUTHENTICATIONFAILED] Authentication failed");
             }

@@ -264,7 +264,7 @@ impl Session {
         let account = match crate::login::authenticate(&self.ctx.store, &c.user, &c.password).await {
             Ok(Some(a)) => a,
             Ok(None) => {
-                tracing::warn!(target: "pop3", "{}: login failed for {:?}", self.peer.ip(), c.user);
+                tracing::warn!(target: "pop3", login = ?c.user, "{}: login failed", self.peer.ip());
                 self.errors += 1;
                 return self.err("[AUTH] Authentication failed").await;
             }

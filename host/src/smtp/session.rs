@@ -310,7 +310,7 @@ impl Session {
                 self.reply(235, "2.7.0", "Authentication successful").await
             }
             Ok(None) => {
-                tracing::warn!(target: "smtp", "{}: AUTH {mechanism} failed for {:?}", self.peer.ip(), credentials.user);
+                tracing::warn!(target: "smtp", login = ?credentials.user, "{}: AUTH {mechanism} failed", self.peer.ip());
                 self.stats.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.error(535, "5.7.8", "Authentication credentials invalid").await
             }
