@@ -21,12 +21,19 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
     for spec in &loaded.settings.scripts {
         let l = &spec.limits;
         println!(
-            "script {} ({}): cpu {} ms, memory {} MiB, instances {}",
+            "script {} ({}): cpu {} ms, memory {} MiB, instances {}, share {:.2} cores, calls {}, files {}, \
+             timeout {} ms, first-read {} ms, log-rate {}/s",
             spec.name,
             spec.path_written,
             l.cpu.as_millis(),
             l.memory >> 20,
-            l.instances
+            l.instances,
+            f64::from(l.cpu_share_permille) / 1000.0,
+            l.calls,
+            l.open_files,
+            l.session_timeout.as_millis(),
+            l.first_read.as_millis(),
+            l.log_rate
         );
         if spec.grants.caps.is_empty() {
             println!("  grants: none (compute and log only)");

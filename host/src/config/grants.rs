@@ -15,16 +15,45 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-/// Config keys that `config.read` without arguments does not reveal.
-pub const SECRET_KEYS: [&str; 2] = ["mysqlpass", "tlskey"];
+/// Config keys that `config.read` without arguments reveals: server facts a
+/// plugin commonly needs and no operator would call secret. Everything else
+/// (passwords, keys, operator-defined settings, LoadScript/Grant/ScriptLimit
+/// lines) must be named in the grant: an operator who writes a secret into
+/// rumble.conf for one script must not hand it to every script.
+pub const PUBLIC_KEYS: &[&str] = &[
+    "servername",
+    "bindtoaddress",
+    "smtpport",
+    "submissionport",
+    "smtpsport",
+    "pop3port",
+    "pop3sport",
+    "imap4port",
+    "imapsport",
+    "enablesmtp",
+    "enablesubmission",
+    "enablesmtps",
+    "enablepop3",
+    "enablepop3s",
+    "enableimap4",
+    "enableimaps",
+    "messagesizelimit",
+    "enforcefqdn",
+    "blockoutgoingmail",
+    "deliveryattempts",
+    "retryinterval",
+    "smtptimeout",
+    "maxconnectionsperip",
+    "loglines",
+];
 
 /// One thing a script is allowed to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Capability {
     /// `log.read`: `Rumble.getLog`.
     LogRead,
-    /// `config.read [key ...]`: `Rumble.readConfig`; empty = every key except
-    /// [`SECRET_KEYS`]. Keys are lower-cased. Naming a secret key explicitly allows it.
+    /// `config.read [key ...]`: `Rumble.readConfig`; empty = the [`PUBLIC_KEYS`]
+    /// only. Keys are lower-cased. Any other key must be named.
     ConfigRead { keys: Vec<String> },
     /// `files.read PATH...`: read-only access under these paths (resolved).
     FilesRead { paths: Vec<PathBuf> },
@@ -231,7 +260,7 @@ impl GrantSet {
     /// `Rumble.readConfig(key)`.
     pub fn allows_config_read(&self, key: &str) -> bool {
         self.caps.iter().any(|c| match c {
-            Capability::ConfigRead { keys } if keys.is_empty() => !is_secret(key),
+            Capability::ConfigRead { keys } if keys.is_empty() => is_public(key),
             Capability::ConfigRead { keys } => keys.iter().any(|k| k.eq_ignore_ascii_case(key)),
             _ => false,
         })
@@ -313,9 +342,9 @@ impl GrantSet {
     }
 }
 
-/// Whether `key` is withheld from `config.read` without arguments.
-pub fn is_secret(key: &str) -> bool {
-    SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(key))
+/// Whether `config.read` without arguments reveals `key`.
+pub fn is_public(key: &str) -> bool {
+    PUBLIC_KEYS.iter().any(|s| s.eq_ignore_ascii_case(key))
 }
 
 #[cfg(test)]
@@ -514,13 +543,18 @@ mod tests {
     }
 
     #[test]
-    fn config_read_hides_secrets_unless_named() {
+    fn config_read_without_keys_reveals_only_public_keys() {
         let all = set(&["config.read"]);
         assert!(all.allows_config_read("servername"));
         assert!(all.allows_config_read("SMTPPort"));
         assert!(!all.allows_config_read("mysqlpass"));
         assert!(!all.allows_config_read("MySQLPass"));
         assert!(!all.allows_config_read("tlskey"));
+        // Operator-defined settings and the script lines are not public.
+        assert!(!all.allows_config_read("weatherapikey"));
+        assert!(!all.allows_config_read("loadscript"));
+        assert!(!all.allows_config_read("grant"));
+        assert!(!all.allows_config_read("datafolder"));
         let some = set(&["config.read ServerName mysqlpass"]);
         assert!(some.allows_config_read("servername"));
         assert!(some.allows_config_read("MYSQLPASS"));

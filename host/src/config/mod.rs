@@ -16,6 +16,7 @@ use std::path::Path;
 pub use grants::{Capability, CapabilityError, GrantSet, parse_capability};
 pub use parse::{ConfigError, Entry, ErrorKind, RawConfig, parse_file, parse_str};
 pub use settings::{
+    DEFAULT_MAX_CONNECTIONS_PER_IP,
     DatabaseEngine, Listener, ModuleSpec, MySqlSettings, ScriptLimits, ScriptSpec, Settings,
     Warning, from_raw,
 };

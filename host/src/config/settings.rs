@@ -95,6 +95,9 @@ pub struct ModuleSpec {
     pub line: usize,
 }
 
+/// `MaxConnectionsPerIP` when the config does not say.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 50;
+
 /// Resource limits for one script's sandbox instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScriptLimits {
@@ -106,6 +109,21 @@ pub struct ScriptLimits {
     pub instances: u32,
     /// Idle limit for a session served by a script (`ScriptSessionTimeout`, default 30s).
     pub session_timeout: Duration,
+    /// How long the first read of a script session waits (`ScriptFirstReadTimeout`,
+    /// default 10s): a client that sends nothing does not hold an instance for long.
+    pub first_read: Duration,
+    /// Files, directories and streams one instance may hold open (`ScriptOpenFiles`,
+    /// default 16).
+    pub open_files: u32,
+    /// Calls one instance serves before a freshly loaded one replaces it
+    /// (`ScriptCallsPerInstance`, default 1: every connection starts from the
+    /// script's loaded state; more is the opt-in to keep globals between calls).
+    pub calls: u32,
+    /// CPU the script may use across all its calls, in thousandths of a core
+    /// (`ScriptCPUShare`, default 0.5 = 500).
+    pub cpu_share_permille: u32,
+    /// Log lines per second the script may write (`ScriptLogRate`, default 50).
+    pub log_rate: u32,
 }
 
 impl Default for ScriptLimits {
@@ -115,6 +133,11 @@ impl Default for ScriptLimits {
             memory: 64 * MIB,
             instances: 8,
             session_timeout: Duration::from_secs(30),
+            first_read: Duration::from_secs(10),
+            open_files: 16,
+            calls: 1,
+            cpu_share_permille: 500,
+            log_rate: 50,
         }
     }
 }
@@ -282,6 +305,11 @@ const KNOWN: &[&str] = &[
     "ScriptMemoryLimit",
     "ScriptInstances",
     "ScriptSessionTimeout",
+    "ScriptFirstReadTimeout",
+    "ScriptOpenFiles",
+    "ScriptCallsPerInstance",
+    "ScriptCPUShare",
+    "ScriptLogRate",
     "ScriptLimit",
     "Grant",
     "DNSServer",
@@ -501,7 +529,7 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
         enforce_fqdn: r.flag("EnforceFQDN")?,
         smtp_timeout: smtp_timeout(&r)?,
         enforce_sender_login: r.parsed("EnforceSenderLogin", BOOL, parse_bool)?.unwrap_or(true),
-        max_connections_per_ip: r.parsed("MaxConnectionsPerIP", "a number of sessions (0 = no limit)", |v| v.parse().ok())?.unwrap_or(50),
+        max_connections_per_ip: r.parsed("MaxConnectionsPerIP", "a number of sessions (0 = no limit)", |v| v.parse().ok())?.unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP),
         ignore_mx: ignore_mx(&r),
         delivery_attempts: delivery_attempts(&r)?,
         retry_interval: retry_interval(&r)?,
@@ -729,21 +757,31 @@ fn tls(r: &Reader<'_>) -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError
     Ok((cert, key))
 }
 
-/// The four script limits, as named in `ScriptLimit` lines.
+/// The script limits, as named in `ScriptLimit` lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LimitKind {
     Cpu,
     Memory,
     Instances,
     Timeout,
+    FirstRead,
+    Files,
+    Calls,
+    Share,
+    LogRate,
 }
 
 impl LimitKind {
-    const ALL: [LimitKind; 4] = [
+    const ALL: [LimitKind; 9] = [
         LimitKind::Cpu,
         LimitKind::Memory,
         LimitKind::Instances,
         LimitKind::Timeout,
+        LimitKind::FirstRead,
+        LimitKind::Files,
+        LimitKind::Calls,
+        LimitKind::Share,
+        LimitKind::LogRate,
     ];
 
     fn word(self) -> &'static str {
@@ -752,6 +790,11 @@ impl LimitKind {
             LimitKind::Memory => "memory",
             LimitKind::Instances => "instances",
             LimitKind::Timeout => "timeout",
+            LimitKind::FirstRead => "first-read",
+            LimitKind::Files => "files",
+            LimitKind::Calls => "calls",
+            LimitKind::Share => "share",
+            LimitKind::LogRate => "log-rate",
         }
     }
 
@@ -762,6 +805,11 @@ impl LimitKind {
             LimitKind::Memory => "ScriptMemoryLimit",
             LimitKind::Instances => "ScriptInstances",
             LimitKind::Timeout => "ScriptSessionTimeout",
+            LimitKind::FirstRead => "ScriptFirstReadTimeout",
+            LimitKind::Files => "ScriptOpenFiles",
+            LimitKind::Calls => "ScriptCallsPerInstance",
+            LimitKind::Share => "ScriptCPUShare",
+            LimitKind::LogRate => "ScriptLogRate",
         }
     }
 
@@ -770,9 +818,13 @@ impl LimitKind {
             LimitKind::Cpu => "a duration such as 500ms, 2s or 1500 (milliseconds), from 1ms to 1h",
             LimitKind::Memory => "a size such as 65536, 512K, 32M or 1G, from 8M to 4G",
             LimitKind::Instances => "a number of instances 1-1024",
-            LimitKind::Timeout => {
+            LimitKind::Timeout | LimitKind::FirstRead => {
                 "a duration such as 30s, 5m or 30000 (milliseconds), from 1ms to 24h"
             }
+            LimitKind::Files => "a number of open files 1-1024",
+            LimitKind::Calls => "a number of calls per instance 1-1000000000",
+            LimitKind::Share => "a share of one core such as 0.5, 2 or 50%, from 0.01 to 64",
+            LimitKind::LogRate => "a number of lines per second 1-100000",
         }
     }
 
@@ -787,25 +839,36 @@ impl LimitKind {
         let ms = |max: Duration| {
             parse_duration(text, TimeUnit::Millis).filter(|d| !d.is_zero() && *d <= max)
         };
+        let day = Duration::from_secs(86_400);
         match self {
-            LimitKind::Cpu => ms(Duration::from_secs(3600))
-                .map(|d| limits.cpu = d)
-                .is_some(),
-            LimitKind::Timeout => ms(Duration::from_secs(86_400))
-                .map(|d| limits.session_timeout = d)
-                .is_some(),
+            LimitKind::Cpu => ms(Duration::from_secs(3600)).map(|d| limits.cpu = d).is_some(),
+            LimitKind::Timeout => ms(day).map(|d| limits.session_timeout = d).is_some(),
+            LimitKind::FirstRead => ms(day).map(|d| limits.first_read = d).is_some(),
             LimitKind::Memory => parse_size(text)
                 .filter(|n| (8 * MIB..=4 * GIB).contains(n))
                 .map(|n| limits.memory = n)
                 .is_some(),
-            LimitKind::Instances => in_range(text, 1..=1024u32)
-                .map(|n| limits.instances = n)
-                .is_some(),
+            LimitKind::Instances => in_range(text, 1..=1024u32).map(|n| limits.instances = n).is_some(),
+            LimitKind::Files => in_range(text, 1..=1024u32).map(|n| limits.open_files = n).is_some(),
+            LimitKind::Calls => in_range(text, 1..=1_000_000_000u32).map(|n| limits.calls = n).is_some(),
+            LimitKind::Share => parse_share(text).map(|n| limits.cpu_share_permille = n).is_some(),
+            LimitKind::LogRate => in_range(text, 1..=100_000u32).map(|n| limits.log_rate = n).is_some(),
         }
     }
 }
 
-/// `ScriptCPULimit`, `ScriptMemoryLimit`, `ScriptInstances`, `ScriptSessionTimeout`.
+/// `0.5`, `2`, `50%` -> thousandths of a core, from 10 (1%) to 64 cores.
+fn parse_share(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let cores = match text.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().ok()? / 100.0,
+        None => text.parse::<f64>().ok()?,
+    };
+    let permille = (cores * 1000.0).round();
+    (cores.is_finite() && (10.0..=64_000.0).contains(&permille)).then_some(permille as u32)
+}
+
+/// The global `Script*` limit directives (see [`LimitKind::directive`]).
 fn script_defaults(r: &Reader<'_>) -> Result<ScriptLimits, ConfigError> {
     let mut limits = ScriptLimits::default();
     for kind in LimitKind::ALL {
@@ -968,11 +1031,12 @@ fn limit_words<'e>(
     let words: Vec<&str> = e.value.split_whitespace().collect();
     let [script, kind, value] = words.as_slice() else {
         let msg =
-            "expected \"ScriptLimit <script> <cpu|memory|instances|timeout> <value>\"".to_string();
+            "expected \"ScriptLimit <script> <limit> <value>\"".to_string();
         return Err(r.invalid(e.line, "ScriptLimit", msg));
     };
     let Some(kind) = LimitKind::from_word(kind) else {
-        let msg = format!("unknown limit \"{kind}\" (expected cpu, memory, instances or timeout)");
+        let words: Vec<&str> = LimitKind::ALL.iter().map(|k| k.word()).collect();
+        let msg = format!("unknown limit \"{kind}\" (expected one of {})", words.join(", "));
         return Err(r.invalid(e.line, "ScriptLimit", msg));
     };
     Ok((script, kind, value))
@@ -1103,6 +1167,7 @@ mod tests {
                 memory: 64 * 1024 * 1024,
                 instances: 8,
                 session_timeout: Duration::from_secs(30),
+                ..ScriptLimits::default()
             }
         );
         assert!(s.scripts.is_empty());
@@ -1247,6 +1312,7 @@ ScriptSessionTimeout 2m
                 memory: 128 * 1024 * 1024,
                 instances: 4,
                 session_timeout: Duration::from_secs(120),
+                ..ScriptLimits::default()
             }
         );
     }
@@ -1900,6 +1966,7 @@ ScriptLimit admin timeout 5m\n"
                 memory: 16 * 1024 * 1024,
                 instances: 3,
                 session_timeout: Duration::from_secs(300),
+                ..ScriptLimits::default()
             })
         );
         assert_eq!(
@@ -1909,14 +1976,41 @@ ScriptLimit admin timeout 5m\n"
                 memory: 64 * 1024 * 1024,
                 instances: 64,
                 session_timeout: Duration::from_secs(30),
+                ..ScriptLimits::default()
             })
         );
     }
 
     #[test]
+    fn containment_limits_have_defaults_and_overrides() {
+        let text = format!(
+            "{SCRIPTS}ScriptOpenFiles 8\nScriptCPUShare 25%\nScriptLogRate 10\n\
+ScriptLimit admin files 64\nScriptLimit admin calls 1000\nScriptLimit admin share 1.5\n\
+ScriptLimit admin first-read 500ms\nScriptLimit admin log-rate 200\n"
+        );
+        let (s, w) = ok(&text);
+        assert!(w.is_empty(), "{w:?}");
+        let admin = s.script("admin").unwrap().limits;
+        assert_eq!(
+            (admin.open_files, admin.calls, admin.cpu_share_permille, admin.first_read, admin.log_rate),
+            (64, 1000, 1500, Duration::from_millis(500), 200)
+        );
+        let other = s.script("greylist").unwrap().limits;
+        assert_eq!(
+            (other.open_files, other.calls, other.cpu_share_permille, other.first_read, other.log_rate),
+            (8, 1, 250, Duration::from_secs(10), 10)
+        );
+        let bad = |l: &str| err(&format!("{SCRIPTS}{l}\n"));
+        assert!(bad("ScriptLimit admin share 0").contains("a share of one core"));
+        assert!(bad("ScriptLimit admin share lots").contains("a share of one core"));
+        assert!(bad("ScriptLimit admin files 0").contains("open files 1-1024"));
+        assert!(bad("ScriptCallsPerInstance 0").contains("calls per instance"));
+    }
+
+    #[test]
     fn script_limit_problems() {
         let bad = |l: &str| err(&format!("{SCRIPTS}{l}\n"));
-        let usage = "expected \"ScriptLimit <script> <cpu|memory|instances|timeout> <value>\"";
+        let usage = "expected \"ScriptLimit <script> <limit> <value>\"";
         assert_eq!(
             bad("ScriptLimit admin cpu"),
             format!("{FILE}:3: ScriptLimit: {usage}")
@@ -1928,7 +2022,7 @@ ScriptLimit admin timeout 5m\n"
         assert_eq!(
             bad("ScriptLimit admin disk 1G"),
             format!(
-                "{FILE}:3: ScriptLimit: unknown limit \"disk\" (expected cpu, memory, instances or timeout)"
+                "{FILE}:3: ScriptLimit: unknown limit \"disk\" (expected one of cpu, memory, instances, timeout, first-read, files, calls, share, log-rate)"
             )
         );
         assert_eq!(
