@@ -113,8 +113,11 @@ def start_server(tmp_path):
 class LineClient:
     """A line-oriented TCP client for script services."""
 
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10.0, source=None):
+        # source: a loopback address of its own (127.0.0.2, ...), for tests
+        # that need clients from several addresses (per-address limits).
+        source_address = (source, 0) if source else None
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=source_address)
         self.file = self.sock.makefile("rb")
 
     def send(self, line: str):

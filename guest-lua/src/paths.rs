@@ -25,7 +25,11 @@ impl Roots {
     fn from_config(cfg: &ScriptConfig) -> Roots {
         let base = normalize("/", &cfg.base_dir);
         let mut read: Vec<String> = cfg.read_roots.iter().map(|r| normalize(&base, r)).collect();
-        read.push(normalize(&base, &cfg.script_dir));
+        // An empty script_dir: the host confined the script to its own file
+        // (its folder holds secrets), so the folder is not a root.
+        if !cfg.script_dir.is_empty() {
+            read.push(normalize(&base, &cfg.script_dir));
+        }
         let write: Vec<String> = cfg.write_roots.iter().map(|r| normalize(&base, r)).collect();
         Roots { base, read, write }
     }
@@ -124,8 +128,12 @@ end
 pub fn install(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
     let roots = Roots::from_config(cfg);
     let package: Table = lua.globals().get("package")?;
-    let dir = normalize(&roots.base, &cfg.script_dir);
-    package.set("path", format!("{dir}/?.lua;{dir}/?/init.lua"))?;
+    if cfg.script_dir.is_empty() {
+        package.set("path", "")?;
+    } else {
+        let dir = normalize(&roots.base, &cfg.script_dir);
+        package.set("path", format!("{dir}/?.lua;{dir}/?/init.lua"))?;
+    }
     package.set("cpath", "")?;
 
     let r = roots.clone();

@@ -82,7 +82,17 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
             })
         })?,
     )?;
-    methods.set("lock", lua.create_function(|_, _this: Value| with_connection(|c| c.lock()))?)?;
+    // session:lock() -> true, or false, "timeout" when another session kept
+    // the lock for the whole session timeout.
+    methods.set(
+        "lock",
+        lua.create_function(|_, _this: Value| {
+            Ok(match with_connection(|c| c.lock())? {
+                true => (true, None),
+                false => (false, Some("timeout")),
+            })
+        })?,
+    )?;
     methods.set("unlock", lua.create_function(|_, _this: Value| with_connection(|c| c.unlock()))?)?;
     let meta = lua.create_table()?;
     meta.set("__index", methods)?;

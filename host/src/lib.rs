@@ -10,6 +10,7 @@ pub mod log;
 pub mod mailman;
 pub mod login;
 pub mod plugins;
+pub mod process;
 pub mod pop3;
 pub mod sasl;
 pub mod services;

@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    rumble::process::quiet_library_backtraces();
+    rumble::process::raise_descriptor_limit();
     let cli = rumble::cli::Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

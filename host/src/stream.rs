@@ -155,16 +155,18 @@ where
 
 /// Sessions per client address.
 #[derive(Default)]
-struct PerIp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, u32>>);
+pub struct PerIp(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, u32>>);
 
 /// One session's place in the count; given back when dropped.
-struct Slot {
+pub struct Slot {
     counts: Arc<PerIp>,
     ip: std::net::IpAddr,
 }
 
 impl PerIp {
-    fn take(self: &Arc<Self>, ip: std::net::IpAddr, limit: u32) -> Option<Slot> {
+    /// A place for one more session from `ip`, unless it holds `limit`
+    /// already (0 = no limit).
+    pub fn take(self: &Arc<Self>, ip: std::net::IpAddr, limit: u32) -> Option<Slot> {
         let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let n = counts.entry(ip).or_insert(0);
         if limit > 0 && *n >= limit {

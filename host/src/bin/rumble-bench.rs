@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use rumble::config::{self, Capability, GrantSet, ScriptLimits, ScriptSpec};
-use rumble::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
+use rumble::plugins::{FolderAccess, Runtime, Script, ScriptInfo, ServerEnv};
 use rumble::services::ServiceManager;
 
 #[tokio::main]
@@ -40,9 +40,10 @@ async fn main() -> Result<()> {
         path: script_path.clone(),
         line: 0,
         grants: GrantSet { caps: vec![Capability::ConfigRead { keys: vec![] }] },
-        limits: ScriptLimits { cpu: Duration::from_secs(60), instances: 1, ..ScriptLimits::default() },
+        // Reused instances for the call figures; `fresh` below measures the default.
+        limits: ScriptLimits { cpu: Duration::from_secs(60), instances: 1, calls: 1_000_000_000, ..ScriptLimits::default() },
     };
-    let info = || ScriptInfo { spec: spec.clone(), env: env.clone(), args: vec![] };
+    let info = || ScriptInfo { spec: spec.clone(), env: env.clone(), args: vec![], folder: FolderAccess::Readable };
 
     // A fresh instance: instantiate + Lua state + standard libraries + top level.
     let n = 300;
@@ -60,6 +61,24 @@ async fn main() -> Result<()> {
         script.eval("return 1").await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     println!("instance_pooled_call {:.1} us", us(start.elapsed()) / n as f64);
+
+    // The default: every call on a freshly loaded instance (one call each).
+    // The replacement loads in the background between calls, as between
+    // connections; this loop waits for it, so it is the whole cost.
+    let mut fresh_spec = spec.clone();
+    fresh_spec.limits.calls = 1;
+    let fresh = Script::load(
+        runtime.clone(),
+        ScriptInfo { spec: fresh_spec, env: env.clone(), args: vec![], folder: FolderAccess::Readable },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let n = 1000;
+    let start = Instant::now();
+    for _ in 0..n {
+        fresh.eval("return 1").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    println!("instance_fresh_call {:.1} us", us(start.elapsed()) / n as f64);
 
     // Host import round trip from Lua, loop cost subtracted.
     let code = r#"

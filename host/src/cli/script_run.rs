@@ -38,7 +38,7 @@ pub async fn run(args: ScriptRunArgs, config: Option<PathBuf>) -> Result<ExitCod
         print_to_stdout: true,
     });
     let runtime = Runtime::new(super::default_cache_dir().as_deref())?;
-    let info = ScriptInfo { spec, env, args: args.args.clone() };
+    let info = ScriptInfo { spec, env, args: args.args.clone(), folder: crate::plugins::FolderAccess::Readable };
     let script = match Script::load(runtime, info).await {
         Ok(s) => s,
         Err(e) => {

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::config::{self, Loaded, Settings};
 use crate::mailman::{Mailman, MailmanConfig};
+use crate::plugins::folders::{self, Secret};
 use crate::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
 use crate::services::ServiceManager;
 use crate::imap::{self, ImapContext};
@@ -23,7 +24,10 @@ use tokio::sync::Notify;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn run(config: Option<PathBuf>) -> Result<ExitCode> {
+    // Absolute from here on: scripts see its folder as serverInfo().path and
+    // check their paths against it.
     let path = super::find_config(config)?;
+    let path = std::path::absolute(&path).with_context(|| format!("cannot resolve {}", path.display()))?;
     let loaded = config::load(&path, &super::exec_dir()).map_err(|e| anyhow::anyhow!("{e}"))?;
     crate::log::init(loaded.settings.log_lines, "info");
     report_config(&loaded);
@@ -56,6 +60,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     let store = Store::open(&settings.data_folder)?;
     let runtime = Runtime::new(Some(&settings.cache_folder)).context("cannot start the plugin runtime")?;
     let services = ServiceManager::new(settings.bind_to_address);
+    services.set_max_per_ip(settings.max_connections_per_ip);
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let env = Arc::new(ServerEnv {
         config: Some(Arc::new(loaded.raw.clone())),
@@ -81,10 +86,14 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         bind_address: settings.outgoing_bind_to_address,
     };
     Mailman::start(mailman, store.clone(), &services, queued.clone()).context("cannot start the mailman")?;
+    crate::services::keep_reserve();
+    check_descriptor_budget(settings);
+    let secrets = script_secrets(settings, path, &store).await?;
     let mut scripts = Vec::new();
     for spec in &settings.scripts {
         let started = Instant::now();
-        let info = ScriptInfo { spec: spec.clone(), env: env.clone(), args: Vec::new() };
+        let folder = folders::folder_access(spec, &settings.scripts, &secrets);
+        let info = ScriptInfo { spec: spec.clone(), env: env.clone(), args: Vec::new(), folder };
         match Script::load(runtime.clone(), info).await {
             Ok(script) => {
                 tracing::info!(target: "lua", "loaded script \"{}\" ({}) in {:?}", spec.name, spec.path_written, started.elapsed());
@@ -101,6 +110,34 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         }
     }
     Ok(Server { store, services, scripts })
+}
+
+/// Scripts may hold at most `instances x open files` descriptors each; warn
+/// when that could take more than half of the process's limit, which the
+/// server needs for sessions, spool files and the store.
+fn check_descriptor_budget(settings: &Settings) {
+    let limit = crate::process::raise_descriptor_limit();
+    let scripts: u64 = settings
+        .scripts
+        .iter()
+        .map(|s| u64::from(s.limits.instances) * (u64::from(s.limits.open_files) + 4))
+        .sum();
+    if limit > 0 && scripts > limit / 2 {
+        tracing::warn!(
+            target: "lua",
+            "scripts may hold up to {scripts} open files, more than half of the descriptor limit ({limit}); \
+             lower ScriptOpenFiles or ScriptInstances, or raise the limit"
+        );
+    }
+}
+
+/// What no script may read through its own folder (see `plugins::folders`).
+async fn script_secrets(settings: &Settings, config_file: &Path, store: &Store) -> Result<Vec<Secret>> {
+    let domains = store.call(|c| crate::store::accounts::list_domains(c)).await?;
+    let base = config_file.parent().unwrap_or(Path::new("/"));
+    let domain_folders: Vec<PathBuf> =
+        domains.iter().filter(|d| !d.storage_path.is_empty()).map(|d| base.join(&d.storage_path)).collect();
+    Ok(folders::secrets(settings, config_file, &domain_folders))
 }
 
 /// The server's TLS setup, loaded (or a self-signed certificate made) only

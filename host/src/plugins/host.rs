@@ -3,7 +3,7 @@
 //! `denied` naming the capability; every denial is logged with the script.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Resource, ResourceTable};
@@ -13,6 +13,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::rumble::plugin::{log, server, session, types};
 use super::bindings::{HostError, IoError, Level, ServerInfo};
 use super::script::{Script, ScriptInfo};
+use super::script_log::{LogLevel, ScriptLog};
 use super::session::ConnectionState;
 
 pub struct HostState {
@@ -21,6 +22,8 @@ pub struct HostState {
     pub limiter: MemoryLimiter,
     pub budget: Budget,
     pub info: Arc<ScriptInfo>,
+    /// The script's log (cleaned, rate-limited), shared by its instances.
+    pub log: Arc<ScriptLog>,
     /// For `create-service`, which hands the script itself to the listener.
     pub script: Weak<Script>,
 }
@@ -45,6 +48,8 @@ pub struct Budget {
     /// with the yield future, which stamps it when the guest resumes.
     running_since: Arc<AtomicU64>,
     pub exhausted: bool,
+    /// The script's share across all its calls; every segment is charged to it.
+    share: Arc<CpuShare>,
 }
 
 fn clock_base() -> Instant {
@@ -56,13 +61,17 @@ fn now_ns() -> u64 {
     clock_base().elapsed().as_nanos() as u64
 }
 
-impl Default for Budget {
-    fn default() -> Budget {
-        Budget { limit: Duration::ZERO, used: Duration::ZERO, running_since: Arc::new(AtomicU64::new(now_ns())), exhausted: false }
-    }
-}
-
 impl Budget {
+    pub fn new(share: Arc<CpuShare>) -> Budget {
+        Budget {
+            limit: Duration::ZERO,
+            used: Duration::ZERO,
+            running_since: Arc::new(AtomicU64::new(now_ns())),
+            exhausted: false,
+            share,
+        }
+    }
+
     pub fn reset(&mut self, limit: Duration) {
         self.limit = limit;
         self.used = Duration::ZERO;
@@ -72,8 +81,11 @@ impl Budget {
 
     /// The guest stops running (a waiting host call, or a tick).
     pub fn pause(&mut self) {
-        let since = self.running_since.load(Ordering::Relaxed);
-        self.used += Duration::from_nanos(now_ns().saturating_sub(since));
+        let now = now_ns();
+        let since = self.running_since.swap(now, Ordering::Relaxed);
+        let ran = Duration::from_nanos(now.saturating_sub(since));
+        self.used += ran;
+        self.share.charge(ran);
     }
 
     /// The guest runs again.
@@ -89,14 +101,68 @@ impl Budget {
             self.exhausted = true;
             return Err(wasmtime::Error::msg("CPU budget exhausted"));
         }
-        let since = self.running_since.clone();
+        let (since, share) = (self.running_since.clone(), self.share.clone());
         Ok(UpdateDeadline::YieldCustom(
             1,
             Box::pin(async move {
-                tokio::task::yield_now().await;
+                // Over its share, the script waits until it is back under;
+                // either way other tasks run before it resumes.
+                match share.overdraft() {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => tokio::task::yield_now().await,
+                }
                 since.store(now_ns(), Ordering::Relaxed);
             }),
         ))
+    }
+}
+
+/// A script's CPU share: a bucket of CPU time that fills at `permille`
+/// thousandths of a core and holds at most [`CpuShare::BURST`] worth of it.
+/// Every running segment of every instance of the script is taken from it;
+/// when it is empty, the script's instances sleep at their next tick until
+/// it is back above zero. So one script's load, however many sessions keep
+/// it busy, costs the machine at most its share.
+pub struct CpuShare {
+    /// Core fraction, as nanoseconds of CPU per nanosecond.
+    rate: f64,
+    state: Mutex<ShareState>,
+}
+
+struct ShareState {
+    /// Nanoseconds of CPU available (negative: owed).
+    balance: f64,
+    refilled: Instant,
+}
+
+impl CpuShare {
+    /// Time that fills a full bucket: a script may burst this long at 100%.
+    const BURST: Duration = Duration::from_millis(200);
+
+    pub fn new(permille: u32) -> CpuShare {
+        let rate = f64::from(permille.max(1)) / 1000.0;
+        let state = ShareState { balance: Self::BURST.as_nanos() as f64 * rate, refilled: Instant::now() };
+        CpuShare { rate, state: Mutex::new(state) }
+    }
+
+    fn refill(&self, s: &mut ShareState) {
+        let now = Instant::now();
+        let cap = Self::BURST.as_nanos() as f64 * self.rate;
+        s.balance = (s.balance + now.duration_since(s.refilled).as_nanos() as f64 * self.rate).min(cap);
+        s.refilled = now;
+    }
+
+    pub fn charge(&self, ran: Duration) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.refill(&mut s);
+        s.balance -= ran.as_nanos() as f64;
+    }
+
+    /// How long to wait until the balance is back to zero, if it is owed.
+    pub fn overdraft(&self) -> Option<Duration> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.refill(&mut s);
+        (s.balance < 0.0).then(|| Duration::from_nanos((-s.balance / self.rate) as u64))
     }
 }
 
@@ -120,24 +186,20 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 impl HostState {
-    fn name(&self) -> &str {
-        &self.info.spec.name
-    }
-
-    /// Log and build the `denied` error for `capability`.
+    /// Log (within the script's log rate) and build the `denied` error.
     fn deny(&self, capability: String) -> HostError {
-        tracing::warn!(target: "lua", "script \"{}\": permission denied: {capability}", self.name());
+        self.log.denial(&capability);
         HostError::Denied(capability)
     }
 
     fn log_line(&self, level: Level, text: &str) {
-        let name = self.name();
-        match level {
-            Level::Error => tracing::error!(target: "lua", "{name}: {text}"),
-            Level::Warn => tracing::warn!(target: "lua", "{name}: {text}"),
-            Level::Info => tracing::info!(target: "lua", "{name}: {text}"),
-            Level::Debug => tracing::debug!(target: "lua", "{name}: {text}"),
-        }
+        let level = match level {
+            Level::Error => LogLevel::Error,
+            Level::Warn => LogLevel::Warn,
+            Level::Info => LogLevel::Info,
+            Level::Debug => LogLevel::Debug,
+        };
+        self.log.write(level, text);
     }
 }
 
@@ -227,11 +289,11 @@ impl session::HostConnection for HostState {
         Ok(result)
     }
 
-    async fn lock(&mut self, conn: Resource<ConnectionState>) -> Result<()> {
+    async fn lock(&mut self, conn: Resource<ConnectionState>) -> Result<bool> {
         self.budget.pause();
-        self.table.get_mut(&conn)?.lock().await;
+        let got = self.table.get_mut(&conn)?.lock().await;
         self.budget.resume();
-        Ok(())
+        Ok(got)
     }
 
     async fn unlock(&mut self, conn: Resource<ConnectionState>) -> Result<()> {

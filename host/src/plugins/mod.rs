@@ -7,17 +7,21 @@
 //! - `script`: a script's instance pool, CPU budget, memory limit, trap handling.
 //! - `host`: the per-instance state and the WIT imports (grant checks).
 //! - `session`: the connection resource handed to script services.
+//! - `script_log`: what scripts write to the log (cleaned, rate-limited).
+//! - `folders`: which scripts may read their own folder.
 
 pub mod bindings;
 pub mod engine;
+pub mod folders;
 pub mod host;
 pub mod script;
+pub mod script_log;
 pub mod session;
 
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use anyhow::Result;
@@ -26,7 +30,7 @@ use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 pub use bindings::PluginPre;
-pub use script::{Script, ScriptError, ScriptInfo, ServerEnv, StopReason};
+pub use script::{FolderAccess, Script, ScriptError, ScriptInfo, ServerEnv, StopReason};
 
 use host::HostState;
 
@@ -51,15 +55,48 @@ impl Runtime {
     }
 }
 
+/// Nice value of the guest threads: under CPU contention the kernel gives
+/// protocol sessions (nice 0) about 10x the time of guest code (nice 10).
+const GUEST_NICE: i32 = 10;
+
+/// The runtime every call into a script runs on: its own worker threads
+/// (one per core) at a lower OS priority than the server's, so a script
+/// that keeps every instance busy slows other scripts (each held to its
+/// CPU share) but not SMTP, POP3 or IMAP, whose sessions run on the main
+/// runtime. It lives as long as the process.
+pub fn guest_runtime() -> &'static tokio::runtime::Runtime {
+    static GUEST: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    GUEST.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("rumble-guest")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()
+            .expect("start the guest runtime")
+    })
+}
+
+/// Lower this thread's scheduling priority (Linux sets nice per thread).
+fn lower_priority() {
+    // SAFETY: plain syscalls on the calling thread; failure leaves the
+    // priority as it was, which is only slower for others, not wrong.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, GUEST_NICE);
+    }
+}
+
 /// A script's WASI stdout/stderr (`io.write`) in server mode: each complete
-/// line goes to the log, tagged with the script's name.
+/// line goes to the script's log.
 struct LogStdout {
-    name: Arc<str>,
+    log: Arc<script_log::ScriptLog>,
 }
 
 impl LogStdout {
-    fn new(name: String) -> LogStdout {
-        LogStdout { name: name.into() }
+    fn new(log: Arc<script_log::ScriptLog>) -> LogStdout {
+        LogStdout { log }
     }
 }
 
@@ -71,12 +108,12 @@ impl wasmtime_wasi::cli::IsTerminal for LogStdout {
 
 impl wasmtime_wasi::cli::StdoutStream for LogStdout {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineLogger { name: self.name.clone(), pending: Vec::new() })
+        Box::new(LineLogger { log: self.log.clone(), pending: Vec::new() })
     }
 }
 
 struct LineLogger {
-    name: Arc<str>,
+    log: Arc<script_log::ScriptLog>,
     pending: Vec<u8>,
 }
 
@@ -87,7 +124,7 @@ impl LineLogger {
         let line: Vec<u8> = self.pending.drain(..upto).collect();
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
-        tracing::info!(target: "lua", "{}: {}", self.name, text);
+        self.log.write(script_log::LogLevel::Info, text);
     }
 }
 

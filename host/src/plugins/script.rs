@@ -1,13 +1,27 @@
 //! A loaded script: its spec and grants, and a pool of instances of the Lua
 //! guest that all ran its top level. Calls take an idle instance (or make
 //! one, up to the script's instance limit), run under a CPU budget and a
-//! memory limit, and give the instance back, unless it trapped: then it is
-//! dropped and the next call makes a fresh one.
+//! memory limit, and give the instance back.
+//!
+//! An instance is not kept forever: it is replaced by a freshly loaded one
+//! after `calls` calls (default 1, so every connection starts from the
+//! script's loaded state and no client sees what the last one left in a
+//! global), after a Lua memory error, when it sat idle longer than
+//! [`MAX_IDLE`], and whenever it trapped (CPU budget, memory, too many open
+//! files). Replacements are loaded in the background, so the next call
+//! usually finds one ready.
+//!
+//! Every call runs on the guest runtime ([`super::guest_runtime`]): its own
+//! low-priority threads, so guest code never takes a protocol session's
+//! worker; and each script's CPU use across all its calls is held to its
+//! share ([`CpuShare`]).
 
 use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -16,11 +30,19 @@ use wasmtime::Store;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::bindings::{Peer, Plugin, ScriptConfig};
-use super::host::{Budget, HostState, MemoryLimiter};
+use super::host::{Budget, CpuShare, HostState, MemoryLimiter};
+use super::script_log::ScriptLog;
 use super::session::ConnectionState;
 use super::{LogStdout, Runtime};
 use crate::config::ScriptSpec;
 use crate::services::ServiceStats;
+
+/// An idle instance older than this is replaced rather than used.
+pub const MAX_IDLE: Duration = Duration::from_secs(300);
+
+/// Resource-table entries an instance needs besides open files: its
+/// preopened folders, stdio streams, the connection, a read stream or two.
+const TABLE_OVERHEAD: usize = 12;
 
 /// What every script shares about the server.
 pub struct ServerEnv {
@@ -34,11 +56,21 @@ pub struct ServerEnv {
     pub print_to_stdout: bool,
 }
 
+/// Where a script may read its own folder: the whole folder, or nothing but
+/// its source (handed over by the host) when the folder also holds secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderAccess {
+    Readable,
+    /// The folder holds something no script may read (named for the log).
+    Confined(String),
+}
+
 /// A script's identity and rights, shared by its instances.
 pub struct ScriptInfo {
     pub spec: ScriptSpec,
     pub env: Arc<ServerEnv>,
     pub args: Vec<String>,
+    pub folder: FolderAccess,
 }
 
 /// Why a call into a script failed.
@@ -56,20 +88,27 @@ pub enum ScriptError {
 pub enum StopReason {
     CpuBudget { limit_ms: u128 },
     OutOfMemory { limit_bytes: u64 },
+    TooManyFiles { limit: u32 },
     Trap(String),
 }
 
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ScriptError::Lua(msg) => write!(f, "{msg}"),
+            // The script wrote this text: one cleaned, bounded line, like its prints.
+            ScriptError::Lua(msg) => write!(f, "{}", crate::log::clean(msg, crate::log::MAX_LINE)),
             ScriptError::Stopped(StopReason::CpuBudget { limit_ms }) => {
                 write!(f, "stopped: used its CPU budget of {limit_ms} ms")
             }
             ScriptError::Stopped(StopReason::OutOfMemory { limit_bytes }) => {
                 write!(f, "stopped: out of memory (limit {} MiB)", limit_bytes >> 20)
             }
-            ScriptError::Stopped(StopReason::Trap(msg)) => write!(f, "stopped: {msg}"),
+            ScriptError::Stopped(StopReason::TooManyFiles { limit }) => {
+                write!(f, "stopped: too many open files (limit {limit})")
+            }
+            ScriptError::Stopped(StopReason::Trap(msg)) => {
+                write!(f, "stopped: {}", crate::log::clean(msg, crate::log::MAX_LINE))
+            }
             ScriptError::Host(e) => write!(f, "host error: {e:#}"),
         }
     }
@@ -80,6 +119,9 @@ impl std::error::Error for ScriptError {}
 struct Instance {
     store: Store<HostState>,
     plugin: Plugin,
+    /// Calls served so far.
+    calls: u32,
+    idle_since: Instant,
 }
 
 pub struct Script {
@@ -87,7 +129,16 @@ pub struct Script {
     runtime: Arc<Runtime>,
     source: Vec<u8>,
     idle: Mutex<Vec<Instance>>,
-    permits: Semaphore,
+    /// One permit per live instance: busy ones and those being loaded.
+    permits: Arc<Semaphore>,
+    /// Everything the script writes to the log goes through here.
+    pub log: Arc<ScriptLog>,
+    /// The script's CPU share across all its instances.
+    share: Arc<CpuShare>,
+    /// Replacements being loaded in the background, and the signal that one
+    /// is ready (or failed): a call waits for it rather than load its own.
+    refilling: std::sync::atomic::AtomicUsize,
+    refilled: tokio::sync::Notify,
     me: Weak<Script>,
 }
 
@@ -98,19 +149,38 @@ impl Script {
         let source = std::fs::read(&info.spec.path).map_err(|e| {
             ScriptError::Host(anyhow::anyhow!("cannot read {}: {e}", info.spec.path.display()))
         })?;
-        let instances = info.spec.limits.instances.max(1) as usize;
+        let limits = info.spec.limits;
         let script = Arc::new_cyclic(|me| Script {
+            log: Arc::new(ScriptLog::new(&info.spec.name, limits.log_rate)),
+            share: Arc::new(CpuShare::new(limits.cpu_share_permille)),
             info: Arc::new(info),
             runtime,
             source,
             idle: Mutex::new(Vec::new()),
-            permits: Semaphore::new(instances),
+            permits: Arc::new(Semaphore::new(limits.instances.max(1) as usize)),
+            refilling: std::sync::atomic::AtomicUsize::new(0),
+            refilled: tokio::sync::Notify::new(),
             me: me.clone(),
         });
-        let permit = script.permits.acquire().await.expect("semaphore is never closed");
-        let instance = script.instantiate(true).await?;
-        script.release(instance);
-        drop(permit);
+        if let FolderAccess::Confined(what) = &script.info.folder {
+            tracing::warn!(
+                target: "lua",
+                "script \"{}\" is confined to its own file: its folder {} also holds {what}; \
+                 put scripts in folders of their own (plugins/<name>/)",
+                script.name(),
+                script_dir(&script.info.spec).display()
+            );
+        }
+        let me = script.clone();
+        on_guest(async move {
+            let permit = me.permits.clone().acquire_owned().await.expect("semaphore is never closed");
+            let instance = me.instantiate(true).await?;
+            me.release(instance);
+            drop(permit);
+            Ok(())
+        })
+        .await?;
+        script.spawn_log_reporter();
         Ok(script)
     }
 
@@ -120,11 +190,16 @@ impl Script {
 
     /// Evaluate `code` in an instance and return its result as text.
     pub async fn eval(&self, code: &str) -> Result<String, ScriptError> {
-        let _permit = self.permits.acquire().await.expect("semaphore is never closed");
-        let mut inst = self.checkout().await?;
-        self.arm_budget(&mut inst.store);
-        let result = inst.plugin.call_eval(&mut inst.store, code).await;
-        self.finish(inst, result)
+        let me = self.upgrade()?;
+        let code = code.to_string();
+        on_guest(async move {
+            let _permit = me.permits.acquire().await.expect("semaphore is never closed");
+            let mut inst = me.checkout().await?;
+            me.arm_budget(&mut inst.store);
+            let result = inst.plugin.call_eval(&mut inst.store, &code).await;
+            me.finish(inst, result)
+        })
+        .await
     }
 
     /// Run service handler `handler` for one accepted connection.
@@ -135,27 +210,79 @@ impl Script {
         service_lock: Arc<tokio::sync::Mutex<()>>,
         stats: Arc<ServiceStats>,
     ) -> Result<(), ScriptError> {
-        let peer = peer_of(&stream);
-        let _permit = self.permits.acquire().await.expect("semaphore is never closed");
-        let mut inst = self.checkout().await?;
-        let timeout = self.info.spec.limits.session_timeout;
-        let conn = ConnectionState::new(stream, timeout, service_lock, stats);
-        let conn = inst.store.data_mut().table.push(conn).map_err(|e| ScriptError::Host(e.into()))?;
-        self.arm_budget(&mut inst.store);
-        let result = inst.plugin.call_serve(&mut inst.store, handler, conn, &peer).await;
-        self.finish(inst, result)
+        let me = self.upgrade()?;
+        on_guest(async move {
+            let peer = peer_of(&stream);
+            let _permit = me.permits.acquire().await.expect("semaphore is never closed");
+            let mut inst = me.checkout().await?;
+            let limits = &me.info.spec.limits;
+            let conn = ConnectionState::new(stream, limits.session_timeout, limits.first_read, service_lock, stats);
+            let conn = inst.store.data_mut().table.push(conn).map_err(|e| ScriptError::Host(e.into()))?;
+            me.arm_budget(&mut inst.store);
+            let result = inst.plugin.call_serve(&mut inst.store, handler, conn, &peer).await;
+            me.finish(inst, result)
+        })
+        .await
     }
 
+    fn upgrade(&self) -> Result<Arc<Script>, ScriptError> {
+        self.me.upgrade().ok_or_else(|| ScriptError::Host(anyhow::anyhow!("script is shutting down")))
+    }
+
+    /// An idle instance that is not too old, one being loaded in the
+    /// background, or a fresh one.
     async fn checkout(&self) -> Result<Instance, ScriptError> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(inst) => Ok(inst),
-            None => self.instantiate(false).await,
+        loop {
+            let refilled = self.refilled.notified();
+            tokio::pin!(refilled);
+            refilled.as_mut().enable();
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match idle {
+                Some(inst) if inst.idle_since.elapsed() > MAX_IDLE => drop(inst),
+                Some(inst) => return Ok(inst),
+                None if self.refilling.load(Ordering::Acquire) > 0 => refilled.await,
+                None => return self.instantiate(false).await,
+            }
         }
     }
 
-    fn release(&self, inst: Instance) {
+    fn release(&self, mut inst: Instance) {
+        inst.idle_since = Instant::now();
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(inst);
+    }
+
+    /// After a call that went well: keep the instance for another call, or
+    /// replace it once it served its `calls`.
+    fn recycle(&self, mut inst: Instance) {
+        inst.calls += 1;
+        if inst.calls < self.info.spec.limits.calls {
+            self.release(inst);
+        } else {
+            drop(inst);
+            self.refill();
+        }
+    }
+
+    /// Load a replacement in the background, once an instance slot is free
+    /// and if nothing is idle by then: the next call need not wait for a
+    /// top level. (The slot is usually the one the caller is about to give
+    /// back, so the task waits for it rather than try once.)
+    fn refill(&self) {
+        let Some(me) = self.me.upgrade() else { return };
+        super::guest_runtime().spawn(async move {
+            let Ok(permit) = me.permits.clone().acquire_owned().await else { return };
+            if !me.idle.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                return;
+            }
+            me.refilling.fetch_add(1, Ordering::AcqRel);
+            match me.instantiate(false).await {
+                Ok(inst) => me.release(inst),
+                Err(e) => tracing::debug!(target: "lua", "script \"{}\": no spare instance: {e}", me.name()),
+            }
+            me.refilling.fetch_sub(1, Ordering::AcqRel);
+            drop(permit);
+            me.refilled.notify_waiters();
+        });
     }
 
     /// A new instance with the script's top level run in it.
@@ -168,10 +295,11 @@ impl Script {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| ScriptError::Host(e.into()))?;
-        let mut inst = Instance { store, plugin };
+        let mut inst = Instance { store, plugin, calls: 0, idle_since: Instant::now() };
         let config = self.script_config(first);
         self.arm_budget(&mut inst.store);
         let result = inst.plugin.call_load(&mut inst.store, &config).await;
+        inst.store.data_mut().budget.pause();
         let inst_result = match result {
             Ok(Ok(())) => Ok(()),
             Ok(Err(msg)) => Err(ScriptError::Lua(msg)),
@@ -186,24 +314,34 @@ impl Script {
         if self.info.env.print_to_stdout {
             wasi.inherit_stdout().inherit_stderr();
         } else {
-            wasi.stdout(LogStdout::new(spec.name.clone())).stderr(LogStdout::new(spec.name.clone()));
+            wasi.stdout(LogStdout::new(self.log.clone())).stderr(LogStdout::new(self.log.clone()));
         }
-        // The WASI view of the file system: the script's folder read-only,
-        // and the granted folders; nothing else exists inside the sandbox.
-        let script_dir = script_dir(spec);
-        wasi.preopened_dir(&script_dir, script_dir.display().to_string(), FsPerms::ReadOnly)?;
+        // The WASI view of the file system: the script's folder read-only
+        // (unless it holds secrets), and the granted folders; nothing else
+        // exists inside the sandbox.
+        if self.info.folder == FolderAccess::Readable {
+            let script_dir = script_dir(spec);
+            wasi.preopened_dir(&script_dir, script_dir.display().to_string(), FsPerms::ReadOnly)?;
+        }
         for dir in spec.grants.read_paths() {
             preopen_if_present(&mut wasi, dir, FsPerms::ReadOnly)?;
         }
         for dir in spec.grants.write_paths() {
             preopen_if_present(&mut wasi, dir, FsPerms::ReadWrite)?;
         }
+        // Every open file, folder and stream is an entry in the table: its
+        // size is the instance's descriptor limit. A full table traps, and
+        // the trapped instance (with all it held) is dropped.
+        let mut table = ResourceTable::new();
+        let preopens = 1 + spec.grants.read_paths().len() + spec.grants.write_paths().len();
+        table.set_max_capacity(spec.limits.open_files as usize + preopens + TABLE_OVERHEAD);
         let state = HostState {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
+            table,
             limiter: MemoryLimiter { max_bytes: spec.limits.memory as usize, refused: false },
-            budget: Budget::default(),
+            budget: Budget::new(self.share.clone()),
             info: self.info.clone(),
+            log: self.log.clone(),
             script: self.me.clone(),
         };
         let mut store = Store::new(&self.runtime.engine, state);
@@ -215,6 +353,10 @@ impl Script {
     fn script_config(&self, first: bool) -> ScriptConfig {
         let spec = &self.info.spec;
         let paths = |v: Vec<&std::path::Path>| v.iter().map(|p| p.display().to_string()).collect();
+        let script_dir = match self.info.folder {
+            FolderAccess::Readable => script_dir(spec).display().to_string(),
+            FolderAccess::Confined(_) => String::new(),
+        };
         ScriptConfig {
             name: spec.name.clone(),
             chunk_name: spec.path_written.clone(),
@@ -224,7 +366,7 @@ impl Script {
             // then become catchable Lua errors instead of traps.
             memory_soft_limit: spec.limits.memory / 2,
             base_dir: self.info.env.base_dir.display().to_string(),
-            script_dir: script_dir(spec).display().to_string(),
+            script_dir,
             read_roots: paths(spec.grants.read_paths()),
             write_roots: paths(spec.grants.write_paths()),
             args: self.info.args.clone(),
@@ -238,18 +380,30 @@ impl Script {
         store.set_epoch_deadline(1);
     }
 
-    /// Return the instance to the pool unless it trapped, and map the result.
-    fn finish<T>(&self, inst: Instance, result: wasmtime::Result<Result<T, String>>) -> Result<T, ScriptError> {
+    /// Give the instance back (or replace it) and map the result. A trapped
+    /// instance, or one whose Lua state ran out of memory, is dropped.
+    fn finish<T>(&self, mut inst: Instance, result: wasmtime::Result<Result<T, String>>) -> Result<T, ScriptError> {
+        inst.store.data_mut().budget.pause();
         match result {
             Ok(Ok(v)) => {
-                self.release(inst);
+                self.recycle(inst);
                 Ok(v)
             }
             Ok(Err(msg)) => {
-                self.release(inst);
+                if is_memory_error(&msg) {
+                    drop(inst);
+                    self.refill();
+                } else {
+                    self.recycle(inst);
+                }
                 Err(ScriptError::Lua(msg))
             }
-            Err(trap) => Err(self.stop_reason(&inst, trap)),
+            Err(trap) => {
+                let err = self.stop_reason(&inst, trap);
+                drop(inst);
+                self.refill();
+                Err(err)
+            }
         }
     }
 
@@ -257,16 +411,50 @@ impl Script {
     fn stop_reason(&self, inst: &Instance, trap: wasmtime::Error) -> ScriptError {
         let state = inst.store.data();
         let limits = &self.info.spec.limits;
+        let text = format!("{trap:#}");
         let reason = if state.budget.exhausted {
             StopReason::CpuBudget { limit_ms: limits.cpu.as_millis() }
         } else if state.limiter.refused {
             StopReason::OutOfMemory { limit_bytes: limits.memory }
+        } else if text.contains("resource table has no free keys") {
+            StopReason::TooManyFiles { limit: limits.open_files }
         } else {
-            StopReason::Trap(format!("{trap:#}"))
+            StopReason::Trap(text)
         };
         let err = ScriptError::Stopped(reason);
         tracing::error!(target: "lua", "script \"{}\" {err}; its instance was discarded", self.name());
         err
+    }
+
+    /// Count of suppressed log lines, reported even when the script went quiet.
+    fn spawn_log_reporter(&self) {
+        let me = self.me.clone();
+        super::guest_runtime().spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                match me.upgrade() {
+                    Some(script) => script.log.flush_report(),
+                    None => return,
+                }
+            }
+        });
+    }
+}
+
+/// Lua reports its allocator refusing as "not enough memory". A state that
+/// hit it (or ran `collectgarbage("stop")` until it did) is not trusted with
+/// another call.
+fn is_memory_error(msg: &str) -> bool {
+    msg.contains("not enough memory")
+}
+
+/// Run `work` on the guest runtime and wait for it here.
+async fn on_guest<T: Send + 'static>(
+    work: impl Future<Output = Result<T, ScriptError>> + Send + 'static,
+) -> Result<T, ScriptError> {
+    match super::guest_runtime().spawn(work).await {
+        Ok(result) => result,
+        Err(e) => Err(ScriptError::Host(anyhow::anyhow!("script call failed: {e}"))),
     }
 }
 

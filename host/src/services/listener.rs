@@ -1,10 +1,18 @@
 //! The accept loop every service shares: it follows the service's state
 //! (running / suspended / stopped / closed) and hands each connection to the
 //! service's handler, at most `threads` at once.
+//!
+//! An accept that fails (out of descriptors, above all) must not spin: the
+//! loop backs off, doubling from 10 ms to 1 s, and logs once per interval
+//! with the count of failures. On EMFILE/ENFILE it gives up the process's
+//! reserve descriptor for a moment to accept the waiting client and close
+//! it, so the client hears a close at once instead of hanging in the
+//! backlog, then takes the reserve back.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -18,6 +26,7 @@ pub async fn bind(address: IpAddr, port: u16) -> std::io::Result<TcpListener> {
 
 pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, handler: Handler) {
     let sessions = Arc::new(Semaphore::new(service.threads.max(1) as usize));
+    let mut failures = AcceptFailures::default();
     let mut state = service.state.subscribe();
     let mut listener = Some(listener);
     loop {
@@ -47,6 +56,7 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
                 tokio::select! {
                     accepted = accept => match accepted {
                         Ok((stream, peer)) => {
+                            failures.reset();
                             // Replies are small writes; Nagle plus delayed ACKs would hold each ~40 ms.
                             let _ = stream.set_nodelay(true);
                             let permit = sessions.clone().acquire_owned().await.expect("never closed");
@@ -66,7 +76,13 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
                                 drop(permit);
                             });
                         }
-                        Err(e) => tracing::warn!(target: "svc", "service {}: accept failed: {e}", service.name),
+                        Err(e) => {
+                            if is_out_of_descriptors(&e) {
+                                shed_one(listener.as_ref().expect("bound above"));
+                            }
+                            let pause = failures.record(&service.name, &e);
+                            tokio::time::sleep(pause).await;
+                        }
                     },
                     _ = state.changed() => {}
                 }
@@ -74,6 +90,66 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
         }
     }
     tracing::info!(target: "svc", "service {} closed", service.name);
+}
+
+/// Failed accepts in a row: the back-off and the once-per-interval log.
+#[derive(Default)]
+struct AcceptFailures {
+    in_a_row: u32,
+    unlogged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl AcceptFailures {
+    const LOG_EVERY: Duration = Duration::from_secs(10);
+
+    fn reset(&mut self) {
+        self.in_a_row = 0;
+    }
+
+    /// Count a failure, log it if the interval is over, and say how long to wait.
+    fn record(&mut self, service: &str, e: &std::io::Error) -> Duration {
+        self.in_a_row = self.in_a_row.saturating_add(1);
+        self.unlogged += 1;
+        if self.logged_at.is_none_or(|t| t.elapsed() >= Self::LOG_EVERY) {
+            tracing::warn!(target: "svc", "service {service}: accept failed ({} time(s) since the last report): {e}", self.unlogged);
+            self.unlogged = 0;
+            self.logged_at = Some(Instant::now());
+        }
+        Duration::from_millis(10u64 << self.in_a_row.min(7).saturating_sub(1)).min(Duration::from_secs(1))
+    }
+}
+
+fn is_out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+/// One descriptor held back for `shed_one` (see the module comment).
+static RESERVE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+/// Take the reserve descriptor (at start, and again after each use).
+pub fn keep_reserve() {
+    let mut reserve = RESERVE.lock().unwrap_or_else(|e| e.into_inner());
+    if reserve.is_none() {
+        *reserve = std::fs::File::open("/dev/null").ok();
+    }
+}
+
+/// Out of descriptors: free the reserve, accept one waiting client and
+/// close it, take the reserve back.
+fn shed_one(listener: &TcpListener) {
+    RESERVE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Ok((stream, _)) = std::net::TcpListener::accept(&borrow_std(listener)) {
+        drop(stream);
+    }
+    keep_reserve();
+}
+
+/// A std view of the tokio listener's socket, without taking it over.
+fn borrow_std(listener: &TcpListener) -> std::mem::ManuallyDrop<std::net::TcpListener> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: the fd stays owned by `listener`; ManuallyDrop never closes it.
+    std::mem::ManuallyDrop::new(unsafe { std::net::TcpListener::from_raw_fd(listener.as_raw_fd()) })
 }
 
 /// A client hanging up is routine, not worth a warning.

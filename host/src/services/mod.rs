@@ -9,10 +9,12 @@
 
 mod listener;
 
+pub use listener::keep_reserve;
+
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -99,11 +101,19 @@ pub enum ServiceError {
 pub struct ServiceManager {
     bind_address: IpAddr,
     services: Mutex<Vec<Arc<Service>>>,
+    /// `MaxConnectionsPerIP`, for script services (protocol listeners get it
+    /// from their own setup).
+    max_per_ip: AtomicU32,
 }
 
 impl ServiceManager {
     pub fn new(bind_address: IpAddr) -> Arc<ServiceManager> {
-        Arc::new(ServiceManager { bind_address, services: Mutex::new(Vec::new()) })
+        let max_per_ip = AtomicU32::new(crate::config::DEFAULT_MAX_CONNECTIONS_PER_IP);
+        Arc::new(ServiceManager { bind_address, services: Mutex::new(Vec::new()), max_per_ip })
+    }
+
+    pub fn set_max_per_ip(&self, n: u32) {
+        self.max_per_ip.store(n, Ordering::Relaxed);
     }
 
     pub fn list(&self) -> Vec<Arc<Service>> {
@@ -116,13 +126,28 @@ impl ServiceManager {
 
     /// Bind `port` and serve it with `script`'s handler; false (and a log
     /// line) if the port cannot be bound, as `createService` reports it.
+    ///
+    /// One client address holds at most `MaxConnectionsPerIP` sessions, and
+    /// never every session of a service that has more than one: whoever
+    /// comes from elsewhere still finds a free one. Extra connections are
+    /// closed at once (a script service has no protocol to say so in).
     pub async fn start_script_service(&self, script: Arc<Script>, handler: u32, port: u16, threads: u32) -> bool {
         let name = format!("{}:{port}", script.name());
         let owner = Some(script.name().to_string());
         let lock = Arc::new(tokio::sync::Mutex::new(()));
+        let per_ip_limit = script_per_ip_limit(self.max_per_ip.load(Ordering::Relaxed), threads);
+        let per_ip = Arc::new(crate::stream::PerIp::default());
         let serve: Handler = Arc::new(move |stream, stats| {
-            let (script, lock) = (script.clone(), lock.clone());
-            Box::pin(async move { script.serve(handler, stream, lock, stats).await.map_err(|e| e.to_string()) })
+            let (script, lock, per_ip) = (script.clone(), lock.clone(), per_ip.clone());
+            Box::pin(async move {
+                let ip = stream.peer_addr().map_err(|e| e.to_string())?.ip();
+                let Some(_slot) = per_ip.take(ip, per_ip_limit) else {
+                    stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(target: "svc", "{ip}: over {per_ip_limit} sessions of {}; closed", script.name());
+                    return Ok(());
+                };
+                script.serve(handler, stream, lock, stats).await.map_err(|e| e.to_string())
+            })
         });
         self.start_service(name, port, threads, owner, serve).await.is_ok()
     }
@@ -218,5 +243,26 @@ impl ServiceManager {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tracing::warn!(target: "svc", "shutdown: sessions still running after {grace:?}; closing them");
+    }
+}
+
+/// Sessions of a script service one address may hold: `MaxConnectionsPerIP`
+/// (0 = none), and all but one of the service's sessions (at least one).
+fn script_per_ip_limit(max_per_ip: u32, threads: u32) -> u32 {
+    let all_but_one = threads.saturating_sub(1).max(1);
+    if max_per_ip == 0 { all_but_one } else { all_but_one.min(max_per_ip) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_per_ip_limit;
+
+    #[test]
+    fn one_address_never_takes_every_script_session() {
+        assert_eq!(script_per_ip_limit(50, 8), 7);
+        assert_eq!(script_per_ip_limit(3, 8), 3);
+        assert_eq!(script_per_ip_limit(0, 8), 7);
+        assert_eq!(script_per_ip_limit(50, 1), 1);
+        assert_eq!(script_per_ip_limit(50, 2), 1);
     }
 }
