@@ -1,0 +1,44 @@
+"""The sandbox behaves like native Lua 5.4: the scripts under
+tests/lua/fidelity run under native lua5.4 and under `rumble script run`
+and must agree."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import LUA, script_run
+
+FIDELITY = LUA / "fidelity"
+
+
+def native(*args):
+    """lua5.4 ARGS with only the C locale in its environment, as in the sandbox."""
+    lua = shutil.which("lua5.4")
+    if lua is None:
+        pytest.skip("lua5.4 is not installed")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
+    return subprocess.run([lua, *map(str, args)], capture_output=True, text=True, timeout=60, env=env)
+
+
+def folder(tmp_path, name):
+    path = tmp_path / name
+    path.mkdir()
+    return path
+
+
+def run_both(name, tmp_path):
+    """The script natively and in the sandbox, each with a writable folder of its own."""
+    path = FIDELITY / f"{name}.lua"
+    mine, theirs = folder(tmp_path, "sandbox"), folder(tmp_path, "native")
+    return native(path, theirs), script_run(path, mine, grants=[f"files.write {mine}"])
+
+
+@pytest.mark.parametrize("name", ["io_lines_formats"])
+def test_agrees_with_native_lua(name, tmp_path):
+    nat, box = run_both(name, tmp_path)
+    assert nat.returncode == 0, f"native lua5.4 fails, fix the script:\n{nat.stderr}"
+    assert box.returncode == 0, f"stdout:\n{box.stdout}\nstderr:\n{box.stderr}"
+    assert box.stdout == nat.stdout
+    assert box.stdout.startswith(f"ok {name} ")
