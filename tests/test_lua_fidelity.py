@@ -1,14 +1,15 @@
 """The sandbox behaves like native Lua 5.4: the scripts under
 tests/lua/fidelity run under native lua5.4 and under `rumble script run`
-and must agree."""
+and must agree. Also: `io.write` in server mode."""
 
 import os
+import re
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import LUA, script_run
+from conftest import LUA, LineClient, free_port, script_run
 
 FIDELITY = LUA / "fidelity"
 
@@ -42,3 +43,31 @@ def test_agrees_with_native_lua(name, tmp_path):
     assert box.returncode == 0, f"stdout:\n{box.stdout}\nstderr:\n{box.stderr}"
     assert box.stdout == nat.stdout
     assert box.stdout.startswith(f"ok {name} ")
+
+
+def test_io_write_and_print_keep_their_order(tmp_path):
+    """io.write goes through C stdio's buffer, print around it; the buffer
+    is flushed before each print and at the end of the call."""
+    nat, box = run_both("output_order", tmp_path)
+    assert nat.returncode == 0 and box.returncode == 0, box.stderr
+    assert box.stdout == nat.stdout
+    assert box.stdout.endswith("j\nno newline at the end")
+
+
+def test_server_log_gets_io_write_lines(tmp_path, start_server):
+    port = free_port()
+    (tmp_path / "chatty.lua").write_text(f"""
+io.write("first line\\n")
+io.write("second line\\n")
+Rumble.createService(function(s)
+  io.write("from the handler\\n")
+  s:send("done\\r\\n")
+end, {port}, 2)
+""")
+    server = start_server(f"DataFolder {tmp_path}/data\nLoadScript chatty.lua\nGrant chatty listen {port}\n")
+    with LineClient(port) as c:
+        assert c.line() == "done"
+    server.wait_for_log(r"INFO lua: chatty: from the handler\n")
+    log = server.log()
+    assert re.search(r"INFO lua: chatty: first line\n", log)
+    assert re.search(r"INFO lua: chatty: second line\n", log)

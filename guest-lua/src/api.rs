@@ -6,7 +6,7 @@ use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
 use crate::rumble::plugin::log::{self, Level};
 use crate::rumble::plugin::server;
 use crate::rumble::plugin::types::Error as HostError;
-use crate::{ScriptConfig, codec, display, with_state};
+use crate::{ScriptConfig, codec, display, flush_stdout, with_state};
 
 pub fn install(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
     install_string(lua)?;
@@ -52,6 +52,8 @@ fn install_base(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
         "print",
         lua.create_function(|lua, args: Variadic<Value>| {
             let parts: Vec<String> = args.into_iter().map(|v| display(lua, v)).collect();
+            // `io.write` output still in stdio's buffer came first.
+            flush_stdout();
             log::print(&parts.join("\t"));
             Ok(())
         })?,

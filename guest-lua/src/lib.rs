@@ -11,7 +11,7 @@ mod session;
 
 use mlua::{Lua, LuaOptions, StdLib, Value};
 use std::cell::RefCell;
-
+use std::ffi::{c_int, c_void};
 
 /// Per-instance state. An instance serves one call at a time, so a
 /// thread-local is the whole story.
@@ -51,32 +51,60 @@ export!(Component);
 
 impl Guest for Component {
     fn load(cfg: ScriptConfig) -> Result<(), String> {
-        let lua = new_lua(&cfg).map_err(|e| format!("init: {}", error_text(&e)))?;
-        let chunk = format!("@{}", cfg.chunk_name);
-        let source = cfg.source;
-        STATE.with(|cell| {
-            *cell.borrow_mut() = Some(State {
-                lua: lua.clone(),
-                name: cfg.name,
-                first: cfg.first,
-                handlers: Vec::new(),
-            })
-        });
-        lua.load(&source[..]).set_name(chunk).exec().map_err(|e| error_text(&e))
+        let result = load_script(cfg);
+        flush_stdout();
+        result
     }
 
     fn serve(handler: u32, conn: Connection, peer: Peer) -> Result<(), String> {
-        session::serve(handler, conn, peer)
+        let result = session::serve(handler, conn, peer);
+        flush_stdout();
+        result
     }
 
     fn eval(code: String) -> Result<String, String> {
-        let lua = with_state(|s| Ok(s.lua.clone()))?;
-        let value: Value = lua
-            .load(&code)
-            .set_name("=eval")
-            .eval()
-            .map_err(|e| error_text(&e))?;
-        Ok(display(&lua, value))
+        let result = eval(&code);
+        flush_stdout();
+        result
+    }
+}
+
+fn load_script(cfg: ScriptConfig) -> Result<(), String> {
+    let lua = new_lua(&cfg).map_err(|e| format!("init: {}", error_text(&e)))?;
+    let chunk = format!("@{}", cfg.chunk_name);
+    let source = cfg.source;
+    STATE.with(|cell| {
+        *cell.borrow_mut() = Some(State {
+            lua: lua.clone(),
+            name: cfg.name,
+            first: cfg.first,
+            handlers: Vec::new(),
+        })
+    });
+    lua.load(&source[..]).set_name(chunk).exec().map_err(|e| error_text(&e))
+}
+
+fn eval(code: &str) -> Result<String, String> {
+    let lua = with_state(|s| Ok(s.lua.clone()))?;
+    let value: Value = lua
+        .load(code)
+        .set_name("=eval")
+        .eval()
+        .map_err(|e| error_text(&e))?;
+    Ok(display(&lua, value))
+}
+
+/// Pushes out what `io.write` left in C stdio's stdout buffer. The instance
+/// never exits, so nothing else would: the end of each call does it, and
+/// `print` (which goes around stdio) does it first to keep the order.
+pub(crate) fn flush_stdout() {
+    unsafe extern "C" {
+        static stdout: *mut c_void;
+        fn fflush(stream: *mut c_void) -> c_int;
+    }
+    // SAFETY: wasi-libc's `FILE *const stdout`, set at link time.
+    unsafe {
+        fflush(stdout);
     }
 }
 
