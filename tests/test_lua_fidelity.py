@@ -1,6 +1,7 @@
 """The sandbox behaves like native Lua 5.4: the scripts under
 tests/lua/fidelity run under native lua5.4 and under `rumble script run`
-and must agree. Also: `io.write` in server mode."""
+and must agree (stdout, and the warnings on stderr). Also: `io.write` and
+`warn` in server mode."""
 
 import os
 import re
@@ -54,6 +55,21 @@ def test_io_write_and_print_keep_their_order(tmp_path):
     assert box.stdout.endswith("j\nno newline at the end")
 
 
+def warnings_in(stderr):
+    return re.findall(r"Lua warning: .*", stderr)
+
+
+def test_warn_behaves_as_in_lua_c(tmp_path):
+    nat, box = run_both("warnings", tmp_path)
+    assert nat.returncode == 0 and box.returncode == 0, box.stderr
+    assert box.stdout == nat.stdout
+    assert warnings_in(nat.stderr) == [
+        "Lua warning: after x@on", "Lua warning: one piece", "Lua warning: abc",
+        "Lua warning: @onx", "Lua warning: 42", "Lua warning: error in __gc (in gc)",
+    ]
+    assert warnings_in(box.stderr) == warnings_in(nat.stderr)
+
+
 def test_server_log_gets_io_write_lines(tmp_path, start_server):
     port = free_port()
     (tmp_path / "chatty.lua").write_text(f"""
@@ -71,3 +87,20 @@ end, {port}, 2)
     log = server.log()
     assert re.search(r"INFO lua: chatty: first line\n", log)
     assert re.search(r"INFO lua: chatty: second line\n", log)
+
+
+def test_server_log_gets_warnings_at_warn_level(tmp_path, start_server):
+    port = free_port()
+    (tmp_path / "warner.lua").write_text(f"""
+warn("@on")
+warn("from the ", "top level")
+Rumble.createService(function(s)
+  warn("in a session")
+  s:send("done\\r\\n")
+end, {port}, 2)
+""")
+    server = start_server(f"DataFolder {tmp_path}/data\nLoadScript warner.lua\nGrant warner listen {port}\n")
+    with LineClient(port) as c:
+        assert c.line() == "done"
+    server.wait_for_log(r"WARN lua: warner: Lua warning: in a session\n")
+    assert re.search(r"WARN lua: warner: Lua warning: from the top level\n", server.log())

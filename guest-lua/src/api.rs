@@ -1,5 +1,7 @@
 //! Rumble's Lua API that is not about files or sessions: the `string`
-//! additions, `print`, `os.clock`, and the `Rumble` table.
+//! additions, `print`, `warn`, `os.clock`, and the `Rumble` table.
+
+use std::cell::RefCell;
 
 use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
 
@@ -11,6 +13,7 @@ use crate::{ScriptConfig, codec, display, flush_stdout, with_state};
 pub fn install(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
     install_string(lua)?;
     install_base(lua, cfg)?;
+    install_warnings(lua);
     install_rumble(lua)
 }
 
@@ -82,6 +85,60 @@ fn install_base(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
     }
     globals.set("arg", arg)?;
     Ok(())
+}
+
+/// `warn` as lua.c sets it up (lauxlib's warnfoff/warnfon/warnfcont): off
+/// until `warn("@on")`, `"@off"` turns it off again, other control messages
+/// are ignored. A message, its pieces joined, goes to the log at warn level
+/// as `Lua warning: <message>`.
+fn install_warnings(lua: &Lua) {
+    let warnings = RefCell::new(Warnings::default());
+    lua.set_warning_function(move |_, piece, more| {
+        if let Some(message) = warnings.borrow_mut().feed(piece, more) {
+            log::write(Level::Warn, &format!("Lua warning: {message}"));
+        }
+        Ok(())
+    });
+}
+
+#[derive(Default)]
+struct Warnings {
+    on: bool,
+    /// The pieces so far of a message still being written (only while on).
+    partial: Option<String>,
+}
+
+impl Warnings {
+    /// Takes one piece (`more`: another follows); returns a finished message.
+    fn feed(&mut self, piece: &str, more: bool) -> Option<String> {
+        if let Some(mut message) = self.partial.take() {
+            message.push_str(piece);
+            return self.hold_or_finish(message, more);
+        }
+        // As in lauxlib, only a whole one-piece message is a control message,
+        // whether warnings are on or off (so warn("x", "@on") turns them on).
+        if let Some(control) = piece.strip_prefix('@').filter(|_| !more) {
+            match control {
+                "on" => self.on = true,
+                "off" => self.on = false,
+                _ => {}
+            }
+            return None;
+        }
+        if !self.on {
+            return None;
+        }
+        self.hold_or_finish(piece.to_string(), more)
+    }
+
+    fn hold_or_finish(&mut self, message: String, more: bool) -> Option<String> {
+        if more {
+            self.partial = Some(message);
+            None
+        } else {
+            Some(message)
+        }
+    }
 }
 
 fn install_rumble(lua: &Lua) -> mlua::Result<()> {
