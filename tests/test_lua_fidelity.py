@@ -37,7 +37,7 @@ def run_both(name, tmp_path):
     return native(path, theirs), script_run(path, mine, grants=[f"files.write {mine}"])
 
 
-@pytest.mark.parametrize("name", ["io_lines_formats", "read_after_eof"])
+@pytest.mark.parametrize("name", ["io_lines_formats", "read_after_eof", "setlocale"])
 def test_agrees_with_native_lua(name, tmp_path):
     nat, box = run_both(name, tmp_path)
     assert nat.returncode == 0, f"native lua5.4 fails, fix the script:\n{nat.stderr}"

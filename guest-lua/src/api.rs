@@ -1,5 +1,6 @@
 //! Rumble's Lua API that is not about files or sessions: the `string`
-//! additions, `print`, `warn`, `os.clock`, and the `Rumble` table.
+//! additions, `print`, `warn`, `os.clock`, `os.setlocale`, and the `Rumble`
+//! table.
 
 use std::cell::RefCell;
 
@@ -72,6 +73,7 @@ fn install_base(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
             Err(mlua::Error::runtime("os.exit is not available in a script"))
         })?,
     )?;
+    os.set("setlocale", lua.create_function(setlocale)?)?;
     os.set(
         "tmpname",
         lua.create_function(|_, ()| -> mlua::Result<()> {
@@ -85,6 +87,39 @@ fn install_base(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
     }
     globals.set("arg", arg)?;
     Ok(())
+}
+
+/// `os.setlocale`: WASI's libc has only the C locale, yet its setlocale
+/// accepts any name without changing anything. Answer as a system with only
+/// "C" would: "C" for a query and for "C", "POSIX" and "" (the default
+/// locale, C here), fail for any other name.
+fn setlocale(lua: &Lua, (locale, category): (Value, Value)) -> mlua::Result<Option<&'static str>> {
+    let known = match &locale {
+        Value::Nil => true,
+        Value::String(s) => matches!(&s.as_bytes()[..], b"C" | b"POSIX" | b""),
+        Value::Integer(_) | Value::Number(_) => false,
+        other => return Err(bad_argument(1, "setlocale", &format!("string expected, got {}", other.type_name()))),
+    };
+    check_locale_category(lua, category)?;
+    Ok(known.then_some("C"))
+}
+
+/// The categories loslib.c accepts (luaL_checkoption, default "all").
+fn check_locale_category(lua: &Lua, category: Value) -> mlua::Result<()> {
+    let name = match category {
+        Value::Nil => return Ok(()),
+        Value::String(_) | Value::Integer(_) | Value::Number(_) => display(lua, category),
+        other => return Err(bad_argument(2, "setlocale", &format!("string expected, got {}", other.type_name()))),
+    };
+    match name.as_str() {
+        "all" | "collate" | "ctype" | "monetary" | "numeric" | "time" => Ok(()),
+        _ => Err(bad_argument(2, "setlocale", &format!("invalid option '{name}'"))),
+    }
+}
+
+/// Lua's own wording for a bad argument (luaL_argerror).
+fn bad_argument(n: u32, function: &str, problem: &str) -> mlua::Error {
+    mlua::Error::runtime(format!("bad argument #{n} to '{function}' ({problem})"))
 }
 
 /// `warn` as lua.c sets it up (lauxlib's warnfoff/warnfon/warnfcont): off

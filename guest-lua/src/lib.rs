@@ -153,7 +153,7 @@ fn plain_errors(lua: &Lua) -> mlua::Result<()> {
     }
     let string: mlua::Table = globals.get("string")?;
     wrap_functions(&string, &wrap, Some(&["SHA256", "encode64", "decode64"]))?;
-    wrap_functions(&globals.get::<mlua::Table>("os")?, &wrap, Some(&["exit", "tmpname", "clock"]))?;
+    wrap_functions(&globals.get::<mlua::Table>("os")?, &wrap, Some(&["exit", "tmpname", "clock", "setlocale"]))?;
     wrap_functions(&globals, &wrap, Some(&["print"]))?;
     let methods: mlua::Table = lua.named_registry_value::<mlua::Table>(session::METHODS)?.get("__index")?;
     wrap_functions(&methods, &wrap, None)
