@@ -1,7 +1,7 @@
 """The sandbox behaves like native Lua 5.4: the scripts under
 tests/lua/fidelity run under native lua5.4 and under `rumble script run`
 and must agree (stdout, and the warnings on stderr). Also: `io.write` and
-`warn` in server mode."""
+`warn` in server mode, and `script run`'s options after the file."""
 
 import os
 import re
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import LUA, LineClient, free_port, script_run
+from conftest import LUA, LineClient, free_port, run_rumble, script_run
 
 FIDELITY = LUA / "fidelity"
 
@@ -104,3 +104,22 @@ end, {port}, 2)
         assert c.line() == "done"
     server.wait_for_log(r"WARN lua: warner: Lua warning: in a session\n")
     assert re.search(r"WARN lua: warner: Lua warning: from the top level\n", server.log())
+
+
+ARGS_SCRIPT = 'print(#arg, table.concat(arg, " "))\nprint(pcall(Rumble.getLog) and "log granted" or "log denied")\n'
+
+
+@pytest.mark.parametrize("words, expected", [
+    (["--grant", "log.read", "{s}", "a", "b"], "2 a b\nlog granted\n"),
+    (["{s}", "a", "--grant", "log.read", "b"], "2 a b\nlog granted\n"),
+    (["{s}", "a", "b", "--grant=log.read", "--cpu-limit", "2s"], "2 a b\nlog granted\n"),
+    (["{s}", "--", "--grant", "log.read"], "2 --grant log.read\nlog denied\n"),
+    (["{s}", "-x", "--", "--", "y"], "3 -x -- y\nlog denied\n"),
+    (["--grant", "log.read", "{s}", "--unknown", "--", "--grant", "x"], "3 --unknown --grant x\nlog granted\n"),
+], ids=["before", "after", "after-inline", "double-dash", "unknown-and-dashes", "both"])
+def test_script_run_options_go_anywhere_before_double_dash(tmp_path, words, expected):
+    s = tmp_path / "args.lua"
+    s.write_text(ARGS_SCRIPT)
+    r = run_rumble("script", "run", *[w.format(s=s) for w in words])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.replace("\t", " ") == expected
