@@ -1,7 +1,8 @@
 """The sandbox behaves like native Lua 5.4: the scripts under
 tests/lua/fidelity run under native lua5.4 and under `rumble script run`
 and must agree (stdout, and the warnings on stderr). Also: `io.write` and
-`warn` in server mode, and `script run`'s options after the file."""
+`warn` in server mode, `script run`'s options after the file, and loading
+text chunks only (compared with native lua5.4's `load(s, nil, "t")`)."""
 
 import os
 import re
@@ -37,7 +38,7 @@ def run_both(name, tmp_path):
     return native(path, theirs), script_run(path, mine, grants=[f"files.write {mine}"])
 
 
-@pytest.mark.parametrize("name", ["io_lines_formats", "read_after_eof", "setlocale"])
+@pytest.mark.parametrize("name", ["io_lines_formats", "read_after_eof", "setlocale", "text_chunks"])
 def test_agrees_with_native_lua(name, tmp_path):
     nat, box = run_both(name, tmp_path)
     assert nat.returncode == 0, f"native lua5.4 fails, fix the script:\n{nat.stderr}"
@@ -123,3 +124,39 @@ def test_script_run_options_go_anywhere_before_double_dash(tmp_path, words, expe
     r = run_rumble("script", "run", *[w.format(s=s) for w in words])
     assert r.returncode == 0, r.stderr
     assert r.stdout.replace("\t", " ") == expected
+
+
+def native_binary_refusal():
+    """What native Lua says when mode "t" meets a binary chunk."""
+    code = 'io.write(select(2, load(string.dump(function() end), nil, "t")))'
+    r = native("-e", code)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_binary_chunks_are_refused_everywhere(tmp_path):
+    refusal = native_binary_refusal()
+    assert refusal == "attempt to load a binary chunk (mode is 't')"
+    box_dir = folder(tmp_path, "box")
+    r = script_run(FIDELITY / "binary_refused.lua", box_dir, grants=[f"files.write {box_dir}"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    labels = ["load", "load b", "load bt", "load t", "load reader b", "loadfile", "loadfile b",
+              "loadfile bt", "loadfile shebang b", "dofile", "require"]
+    assert lines[:-1] == [f"{label}: {refusal}" for label in labels]
+    m = re.fullmatch(r"dug: (\d+) functions, (\d+) tries, (\d+) loaded binary", lines[-1])
+    assert m, lines[-1]
+    assert int(m[1]) >= 8 and m[3] == "0", lines[-1]
+
+
+def test_a_binary_script_file_is_refused(tmp_path):
+    out = folder(tmp_path, "out")
+    gen = tmp_path / "gen.lua"
+    gen.write_text('local f = assert(io.open(arg[1], "wb"))\nf:write(string.dump(load("print(\'binary ran\')")))\nf:close()\n')
+    r = script_run(gen, out / "compiled.lua", grants=[f"files.write {out}"])
+    assert r.returncode == 0, r.stderr
+    assert (out / "compiled.lua").read_bytes().startswith(b"\x1bLua")
+    r = script_run(out / "compiled.lua")
+    assert r.returncode == 1
+    assert "binary ran" not in r.stdout
+    assert native_binary_refusal() in r.stderr

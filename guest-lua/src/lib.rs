@@ -5,10 +5,12 @@
 wit_bindgen::generate!({ world: "plugin", path: "../wit" });
 
 mod api;
+mod chunks;
 mod codec;
 mod paths;
 mod session;
 
+use mlua::chunk::ChunkMode;
 use mlua::{Lua, LuaOptions, StdLib, Value};
 use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
@@ -81,7 +83,13 @@ fn load_script(cfg: ScriptConfig) -> Result<(), String> {
             handlers: Vec::new(),
         })
     });
-    lua.load(&source[..]).set_name(chunk).exec().map_err(|e| error_text(&e))
+    // Text only, like `load` inside (see chunks.rs): a precompiled script
+    // file is refused too.
+    lua.load(&source[..])
+        .set_name(chunk)
+        .set_mode(ChunkMode::Text)
+        .exec()
+        .map_err(|e| error_text(&e))
 }
 
 fn eval(code: &str) -> Result<String, String> {
@@ -89,6 +97,7 @@ fn eval(code: &str) -> Result<String, String> {
     let value: Value = lua
         .load(code)
         .set_name("=eval")
+        .set_mode(ChunkMode::Text)
         .eval()
         .map_err(|e| error_text(&e))?;
     Ok(display(&lua, value))
@@ -118,6 +127,8 @@ fn new_lua(cfg: &ScriptConfig) -> mlua::Result<Lua> {
     if cfg.memory_soft_limit > 0 {
         lua.set_memory_limit(cfg.memory_soft_limit as usize)?;
     }
+    // Before paths: its wrappers call the text-only loaders installed here.
+    chunks::install(&lua)?;
     paths::install(&lua, cfg)?;
     api::install(&lua, cfg)?;
     session::install(&lua)?;
