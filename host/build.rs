@@ -21,8 +21,11 @@ fn main() {
     // change (mlua-sys tracks neither), so each toolchain setting gets its
     // own target folder.
     let toolchain = wasm_c_toolchain(&guest);
-    let header = std::fs::read(guest.join("csrc/fast_ctype.h")).unwrap_or_default();
-    let target_dir = guest.join("target").join(format!("cc-{:016x}", fingerprint(&toolchain, &header)));
+    let headers: Vec<u8> = FORCE_INCLUDED
+        .iter()
+        .flat_map(|h| std::fs::read(guest.join(h)).unwrap_or_default())
+        .collect();
+    let target_dir = guest.join("target").join(format!("cc-{:016x}", fingerprint(&toolchain, &headers)));
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(&guest)
         .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
@@ -88,20 +91,27 @@ fn wasm_c_toolchain(guest: &Path) -> Vec<(&'static str, String)> {
     );
 }
 
-/// C flags for Lua's sources: libc headers (Debian route), the inline ASCII
-/// ctype functions, and `$RUMBLE_GUEST_CFLAGS` for experiments.
+/// Headers included at the top of each of Lua's C sources: the inline ASCII
+/// ctype functions, and the stdio fix that lets a read after end of file see
+/// appended data.
+const FORCE_INCLUDED: [&str; 2] = ["csrc/fast_ctype.h", "csrc/wasi_stdio.h"];
+
+/// C flags for Lua's sources: libc headers (Debian route), the force-included
+/// headers, and `$RUMBLE_GUEST_CFLAGS` for experiments.
 fn c_flags(guest: &Path, libc_headers: Option<&str>) -> String {
     let mut flags = Vec::new();
     if let Some(dir) = libc_headers {
         flags.push(format!("-isystem {dir}"));
     }
-    flags.push(format!("-include {}", guest.join("csrc/fast_ctype.h").display()));
+    for header in FORCE_INCLUDED {
+        flags.push(format!("-include {}", guest.join(header).display()));
+    }
     flags.push(env::var("RUMBLE_GUEST_CFLAGS").unwrap_or_default());
     flags.join(" ")
 }
 
 /// What Lua's compiled C depends on beyond its sources: compiler, flags, and
-/// the force-included header.
+/// the force-included headers.
 fn fingerprint(vars: &[(&str, String)], header: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -1,16 +1,20 @@
 //! Rumble's Lua API that is not about files or sessions: the `string`
-//! additions, `print`, `os.clock`, and the `Rumble` table.
+//! additions, `print`, `warn`, `os.clock`, `os.setlocale`, and the `Rumble`
+//! table.
+
+use std::cell::RefCell;
 
 use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
 
 use crate::rumble::plugin::log::{self, Level};
 use crate::rumble::plugin::server;
 use crate::rumble::plugin::types::Error as HostError;
-use crate::{ScriptConfig, codec, display, with_state};
+use crate::{ScriptConfig, codec, display, flush_stdout, with_state};
 
 pub fn install(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
     install_string(lua)?;
     install_base(lua, cfg)?;
+    install_warnings(lua);
     install_rumble(lua)
 }
 
@@ -52,6 +56,8 @@ fn install_base(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
         "print",
         lua.create_function(|lua, args: Variadic<Value>| {
             let parts: Vec<String> = args.into_iter().map(|v| display(lua, v)).collect();
+            // `io.write` output still in stdio's buffer came first.
+            flush_stdout();
             log::print(&parts.join("\t"));
             Ok(())
         })?,
@@ -67,6 +73,7 @@ fn install_base(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
             Err(mlua::Error::runtime("os.exit is not available in a script"))
         })?,
     )?;
+    os.set("setlocale", lua.create_function(setlocale)?)?;
     os.set(
         "tmpname",
         lua.create_function(|_, ()| -> mlua::Result<()> {
@@ -80,6 +87,93 @@ fn install_base(lua: &Lua, cfg: &ScriptConfig) -> mlua::Result<()> {
     }
     globals.set("arg", arg)?;
     Ok(())
+}
+
+/// `os.setlocale`: WASI's libc has only the C locale, yet its setlocale
+/// accepts any name without changing anything. Answer as a system with only
+/// "C" would: "C" for a query and for "C", "POSIX" and "" (the default
+/// locale, C here), fail for any other name.
+fn setlocale(lua: &Lua, (locale, category): (Value, Value)) -> mlua::Result<Option<&'static str>> {
+    let known = match &locale {
+        Value::Nil => true,
+        Value::String(s) => matches!(&s.as_bytes()[..], b"C" | b"POSIX" | b""),
+        Value::Integer(_) | Value::Number(_) => false,
+        other => return Err(bad_argument(1, "setlocale", &format!("string expected, got {}", other.type_name()))),
+    };
+    check_locale_category(lua, category)?;
+    Ok(known.then_some("C"))
+}
+
+/// The categories loslib.c accepts (luaL_checkoption, default "all").
+fn check_locale_category(lua: &Lua, category: Value) -> mlua::Result<()> {
+    let name = match category {
+        Value::Nil => return Ok(()),
+        Value::String(_) | Value::Integer(_) | Value::Number(_) => display(lua, category),
+        other => return Err(bad_argument(2, "setlocale", &format!("string expected, got {}", other.type_name()))),
+    };
+    match name.as_str() {
+        "all" | "collate" | "ctype" | "monetary" | "numeric" | "time" => Ok(()),
+        _ => Err(bad_argument(2, "setlocale", &format!("invalid option '{name}'"))),
+    }
+}
+
+/// Lua's own wording for a bad argument (luaL_argerror).
+fn bad_argument(n: u32, function: &str, problem: &str) -> mlua::Error {
+    mlua::Error::runtime(format!("bad argument #{n} to '{function}' ({problem})"))
+}
+
+/// `warn` as lua.c sets it up (lauxlib's warnfoff/warnfon/warnfcont): off
+/// until `warn("@on")`, `"@off"` turns it off again, other control messages
+/// are ignored. A message, its pieces joined, goes to the log at warn level
+/// as `Lua warning: <message>`.
+fn install_warnings(lua: &Lua) {
+    let warnings = RefCell::new(Warnings::default());
+    lua.set_warning_function(move |_, piece, more| {
+        if let Some(message) = warnings.borrow_mut().feed(piece, more) {
+            log::write(Level::Warn, &format!("Lua warning: {message}"));
+        }
+        Ok(())
+    });
+}
+
+#[derive(Default)]
+struct Warnings {
+    on: bool,
+    /// The pieces so far of a message still being written (only while on).
+    partial: Option<String>,
+}
+
+impl Warnings {
+    /// Takes one piece (`more`: another follows); returns a finished message.
+    fn feed(&mut self, piece: &str, more: bool) -> Option<String> {
+        if let Some(mut message) = self.partial.take() {
+            message.push_str(piece);
+            return self.hold_or_finish(message, more);
+        }
+        // As in lauxlib, only a whole one-piece message is a control message,
+        // whether warnings are on or off (so warn("x", "@on") turns them on).
+        if let Some(control) = piece.strip_prefix('@').filter(|_| !more) {
+            match control {
+                "on" => self.on = true,
+                "off" => self.on = false,
+                _ => {}
+            }
+            return None;
+        }
+        if !self.on {
+            return None;
+        }
+        self.hold_or_finish(piece.to_string(), more)
+    }
+
+    fn hold_or_finish(&mut self, message: String, more: bool) -> Option<String> {
+        if more {
+            self.partial = Some(message);
+            None
+        } else {
+            Some(message)
+        }
+    }
 }
 
 fn install_rumble(lua: &Lua) -> mlua::Result<()> {

@@ -5,13 +5,15 @@
 wit_bindgen::generate!({ world: "plugin", path: "../wit" });
 
 mod api;
+mod chunks;
 mod codec;
 mod paths;
 mod session;
 
+use mlua::chunk::ChunkMode;
 use mlua::{Lua, LuaOptions, StdLib, Value};
 use std::cell::RefCell;
-
+use std::ffi::{c_int, c_void};
 
 /// Per-instance state. An instance serves one call at a time, so a
 /// thread-local is the whole story.
@@ -51,32 +53,67 @@ export!(Component);
 
 impl Guest for Component {
     fn load(cfg: ScriptConfig) -> Result<(), String> {
-        let lua = new_lua(&cfg).map_err(|e| format!("init: {}", error_text(&e)))?;
-        let chunk = format!("@{}", cfg.chunk_name);
-        let source = cfg.source;
-        STATE.with(|cell| {
-            *cell.borrow_mut() = Some(State {
-                lua: lua.clone(),
-                name: cfg.name,
-                first: cfg.first,
-                handlers: Vec::new(),
-            })
-        });
-        lua.load(&source[..]).set_name(chunk).exec().map_err(|e| error_text(&e))
+        let result = load_script(cfg);
+        flush_stdout();
+        result
     }
 
     fn serve(handler: u32, conn: Connection, peer: Peer) -> Result<(), String> {
-        session::serve(handler, conn, peer)
+        let result = session::serve(handler, conn, peer);
+        flush_stdout();
+        result
     }
 
     fn eval(code: String) -> Result<String, String> {
-        let lua = with_state(|s| Ok(s.lua.clone()))?;
-        let value: Value = lua
-            .load(&code)
-            .set_name("=eval")
-            .eval()
-            .map_err(|e| error_text(&e))?;
-        Ok(display(&lua, value))
+        let result = eval(&code);
+        flush_stdout();
+        result
+    }
+}
+
+fn load_script(cfg: ScriptConfig) -> Result<(), String> {
+    let lua = new_lua(&cfg).map_err(|e| format!("init: {}", error_text(&e)))?;
+    let chunk = format!("@{}", cfg.chunk_name);
+    let source = cfg.source;
+    STATE.with(|cell| {
+        *cell.borrow_mut() = Some(State {
+            lua: lua.clone(),
+            name: cfg.name,
+            first: cfg.first,
+            handlers: Vec::new(),
+        })
+    });
+    // Text only, like `load` inside (see chunks.rs): a precompiled script
+    // file is refused too.
+    lua.load(&source[..])
+        .set_name(chunk)
+        .set_mode(ChunkMode::Text)
+        .exec()
+        .map_err(|e| error_text(&e))
+}
+
+fn eval(code: &str) -> Result<String, String> {
+    let lua = with_state(|s| Ok(s.lua.clone()))?;
+    let value: Value = lua
+        .load(code)
+        .set_name("=eval")
+        .set_mode(ChunkMode::Text)
+        .eval()
+        .map_err(|e| error_text(&e))?;
+    Ok(display(&lua, value))
+}
+
+/// Pushes out what `io.write` left in C stdio's stdout buffer. The instance
+/// never exits, so nothing else would: the end of each call does it, and
+/// `print` (which goes around stdio) does it first to keep the order.
+pub(crate) fn flush_stdout() {
+    unsafe extern "C" {
+        static stdout: *mut c_void;
+        fn fflush(stream: *mut c_void) -> c_int;
+    }
+    // SAFETY: wasi-libc's `FILE *const stdout`, set at link time.
+    unsafe {
+        fflush(stdout);
     }
 }
 
@@ -90,6 +127,8 @@ fn new_lua(cfg: &ScriptConfig) -> mlua::Result<Lua> {
     if cfg.memory_soft_limit > 0 {
         lua.set_memory_limit(cfg.memory_soft_limit as usize)?;
     }
+    // Before paths: its wrappers call the text-only loaders installed here.
+    chunks::install(&lua)?;
     paths::install(&lua, cfg)?;
     api::install(&lua, cfg)?;
     session::install(&lua)?;
@@ -125,7 +164,7 @@ fn plain_errors(lua: &Lua) -> mlua::Result<()> {
     }
     let string: mlua::Table = globals.get("string")?;
     wrap_functions(&string, &wrap, Some(&["SHA256", "encode64", "decode64"]))?;
-    wrap_functions(&globals.get::<mlua::Table>("os")?, &wrap, Some(&["exit", "tmpname", "clock"]))?;
+    wrap_functions(&globals.get::<mlua::Table>("os")?, &wrap, Some(&["exit", "tmpname", "clock", "setlocale"]))?;
     wrap_functions(&globals, &wrap, Some(&["print"]))?;
     let methods: mlua::Table = lua.named_registry_value::<mlua::Table>(session::METHODS)?.get("__index")?;
     wrap_functions(&methods, &wrap, None)

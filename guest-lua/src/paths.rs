@@ -85,7 +85,7 @@ io.open = function(path, mode)
   return io_open(p, mode)
 end
 io.lines = function(path, ...)
-  if path == nil then return io_lines() end
+  if path == nil then return io_lines(nil, ...) end
   local p, err = resolve(path, false)
   if not p then error(err, 2) end
   return io_lines(p, ...)

@@ -58,11 +58,21 @@ enum ScriptCommand {
 
 #[derive(Args)]
 pub struct ScriptRunArgs {
-    /// The Lua script.
-    file: PathBuf,
-    /// Arguments for the script's `arg` table.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    /// The Lua script, then the arguments for its `arg` table. The options
+    /// below (and --config) may also come after FILE.lua, up to a `--`;
+    /// everything after `--`, and every word that is not one of them, goes
+    /// to the script.
+    // Taken raw, file included: clap would swallow a `--` right after a
+    // separate FILE positional, and once the first script argument is seen
+    // it stops recognising options. `script_run::split_command` sorts it out.
+    #[arg(
+        value_name = "FILE.lua [ARGS]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    command: Vec<String>,
     /// Grant a capability, in rumble.conf's syntax: --grant "files.read /srv/data".
     #[arg(long = "grant", value_name = "CAP")]
     grants: Vec<String>,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 
 use super::ScriptRunArgs;
 use crate::config::settings::{TimeUnit, parse_duration, parse_size};
@@ -16,8 +16,21 @@ use crate::config::{self, GrantSet, ScriptLimits, ScriptSpec};
 use crate::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
 use crate::services::ServiceManager;
 
+/// What `rumble script run` was asked for, with the options written after
+/// FILE.lua taken out of the script's arguments.
+struct Request {
+    file: PathBuf,
+    args: Vec<String>,
+    grants: Vec<String>,
+    cpu_limit: Option<String>,
+    memory_limit: Option<String>,
+    config: Option<PathBuf>,
+}
+
 pub async fn run(args: ScriptRunArgs, config: Option<PathBuf>) -> Result<ExitCode> {
     crate::log::init(crate::log::MIN_LINES, "warn");
+    let args = split_command(args, config)?;
+    let config = args.config.clone();
     let loaded = match &config {
         Some(path) => Some(config::load(path, &super::exec_dir()).map_err(|e| anyhow!("{e}"))?),
         None => None,
@@ -54,7 +67,57 @@ pub async fn run(args: ScriptRunArgs, config: Option<PathBuf>) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-fn spec_for(args: &ScriptRunArgs, base_dir: &Path, loaded: Option<&config::Loaded>) -> Result<ScriptSpec> {
+/// Picks our options out of the words after FILE.lua, so they work in any
+/// position; `--` ends them, and words that are none of them are the
+/// script's (`f.lua -x` passes `-x`, `f.lua -- --grant x` passes both).
+fn split_command(cli: ScriptRunArgs, config: Option<PathBuf>) -> Result<Request> {
+    let mut words = cli.command.into_iter();
+    let file = words.next().ok_or_else(|| anyhow!("script run: FILE.lua is missing"))?;
+    let mut req = Request {
+        file: PathBuf::from(file),
+        args: Vec::new(),
+        grants: cli.grants,
+        cpu_limit: cli.cpu_limit,
+        memory_limit: cli.memory_limit,
+        config,
+    };
+    while let Some(word) = words.next() {
+        if word == "--" {
+            req.args.extend(words);
+            break;
+        }
+        if !req.take_option(&word, &mut words)? {
+            req.args.push(word);
+        }
+    }
+    Ok(req)
+}
+
+impl Request {
+    /// Applies `word` if it is one of our options, with its value after `=`
+    /// or in the next word. False if it is not ours.
+    fn take_option(&mut self, word: &str, rest: &mut impl Iterator<Item = String>) -> Result<bool> {
+        let (name, inline) = match word.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (word, None),
+        };
+        if !matches!(name, "--grant" | "--cpu-limit" | "--memory-limit" | "--config") {
+            return Ok(false);
+        }
+        let Some(value) = inline.or_else(|| rest.next()) else {
+            bail!("{name} needs a value");
+        };
+        match name {
+            "--grant" => self.grants.push(value),
+            "--cpu-limit" => self.cpu_limit = Some(value),
+            "--memory-limit" => self.memory_limit = Some(value),
+            _ => self.config = Some(PathBuf::from(value)),
+        }
+        Ok(true)
+    }
+}
+
+fn spec_for(args: &Request, base_dir: &Path, loaded: Option<&config::Loaded>) -> Result<ScriptSpec> {
     let path = std::path::absolute(&args.file).with_context(|| format!("{}", args.file.display()))?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
     let mut limits = match loaded {
@@ -81,4 +144,49 @@ fn spec_for(args: &ScriptRunArgs, base_dir: &Path, loaded: Option<&config::Loade
         grants,
         limits,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command, ScriptCommand};
+
+    fn parse(words: &[&str]) -> Request {
+        let cli = Cli::try_parse_from(["rumble", "script", "run"].iter().chain(words)).expect("parses");
+        match cli.command {
+            Some(Command::Script(ScriptCommand::Run(args))) => split_command(args, cli.config).expect("splits"),
+            _ => panic!("not script run"),
+        }
+    }
+
+    #[test]
+    fn options_before_and_after_the_file_are_ours() {
+        let r = parse(&["--grant", "log.read", "f.lua", "a", "--grant", "dns", "b", "--cpu-limit=2s", "--config", "x.conf"]);
+        assert_eq!(r.file, PathBuf::from("f.lua"));
+        assert_eq!(r.args, ["a", "b"]);
+        assert_eq!(r.grants, ["log.read", "dns"]);
+        assert_eq!(r.cpu_limit.as_deref(), Some("2s"));
+        assert_eq!(r.config, Some(PathBuf::from("x.conf")));
+    }
+
+    #[test]
+    fn everything_after_double_dash_and_unknown_words_go_to_the_script() {
+        let r = parse(&["f.lua", "-x", "--memory-limit", "8M", "--", "--grant", "x", "--"]);
+        assert_eq!(r.args, ["-x", "--grant", "x", "--"]);
+        assert_eq!(r.memory_limit.as_deref(), Some("8M"));
+        assert!(r.grants.is_empty());
+        let r = parse(&["f.lua", "--", "--grant", "x"]);
+        assert_eq!(r.args, ["--grant", "x"]);
+        assert!(r.grants.is_empty());
+    }
+
+    #[test]
+    fn an_option_without_its_value_is_an_error() {
+        let cli = Cli::try_parse_from(["rumble", "script", "run", "f.lua", "--grant"]).expect("parses");
+        let Some(Command::Script(ScriptCommand::Run(args))) = cli.command else { panic!() };
+        let err = split_command(args, None).err().expect("an error");
+        assert_eq!(err.to_string(), "--grant needs a value");
+    }
 }
