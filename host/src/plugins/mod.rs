@@ -108,44 +108,76 @@ impl wasmtime_wasi::cli::IsTerminal for LogStdout {
 
 impl wasmtime_wasi::cli::StdoutStream for LogStdout {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineLogger { log: self.log.clone(), pending: Vec::new() })
+        Box::new(LineLogger { log: self.log.clone(), pending: Vec::new(), dropped: 0 })
     }
 }
 
 struct LineLogger {
     log: Arc<script_log::ScriptLog>,
+    /// The current line, up to `MAX_PENDING` bytes.
     pending: Vec<u8>,
+    /// Bytes of the current line beyond `MAX_PENDING`, dropped.
+    dropped: usize,
 }
 
 impl LineLogger {
-    const MAX_PENDING: usize = 4096;
+    const MAX_PENDING: usize = crate::log::MAX_LINE;
 
-    fn emit(&mut self, upto: usize) {
-        let line: Vec<u8> = self.pending.drain(..upto).collect();
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\r', '\n']);
-        self.log.write(script_log::LogLevel::Info, text);
+    /// Log the current line (with a note of what was dropped) and start anew.
+    fn emit(&mut self) {
+        if self.dropped > 0 {
+            // Make room for the note within the line limit.
+            let keep = Self::MAX_PENDING - 32;
+            self.dropped += self.pending.len().saturating_sub(keep);
+            self.pending.truncate(keep);
+            let text = String::from_utf8_lossy(&self.pending);
+            self.log.write(script_log::LogLevel::Info, &format!("{text} [cut {} bytes]", self.dropped));
+        } else {
+            let text = String::from_utf8_lossy(&self.pending);
+            let text = text.trim_end_matches(['\r', '\n']);
+            self.log.write(script_log::LogLevel::Info, text);
+        }
+        self.pending.clear();
+        self.dropped = 0;
+    }
+
+    /// Keep what fits of `part` (a piece of one line) and count the rest.
+    fn keep(&mut self, part: &[u8]) {
+        let room = Self::MAX_PENDING.saturating_sub(self.pending.len());
+        let take = room.min(part.len());
+        self.pending.extend_from_slice(&part[..take]);
+        self.dropped += part.len() - take;
     }
 }
 
 impl AsyncWrite for LineLogger {
     fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.pending.extend_from_slice(buf);
-        while let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
-            self.emit(i + 1);
+        let mut rest = buf;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            self.keep(&rest[..i]);
+            self.emit();
+            rest = &rest[i + 1..];
         }
-        if self.pending.len() > Self::MAX_PENDING {
-            let n = self.pending.len();
-            self.emit(n);
-        }
+        self.keep(rest);
         Poll::Ready(Ok(buf.len()))
     }
 
+    /// Not a line end: wasi-libc flushes after every chunk it writes, so a
+    /// long line arrives as many write+flush pairs.
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+/// A last line without its newline is logged when the instance goes.
+impl Drop for LineLogger {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() || self.dropped > 0 {
+            self.emit();
+        }
     }
 }

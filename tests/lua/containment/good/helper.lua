@@ -1,0 +1,4 @@
+-- A module beside good.lua.
+return {
+  greeting = function() return "helper-ok" end,
+}
