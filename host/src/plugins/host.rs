@@ -216,7 +216,13 @@ impl log::Host for HostState {
     }
 
     async fn write(&mut self, level: Level, text: String) -> Result<()> {
-        self.log_line(level, &text);
+        // Under `rumble script run` warnings and dprint go to stderr as the
+        // script wrote them (lua.c prints "Lua warning: ..." bare).
+        if self.info.env.print_to_stdout {
+            eprintln!("{text}");
+        } else {
+            self.log_line(level, &text);
+        }
         Ok(())
     }
 
