@@ -477,6 +477,7 @@ def main():
     ap.add_argument("--drain-timeout", type=float, default=120,
                     help="seconds to wait for postfix to deliver its queue into the Maildir")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
 
     check_tools(args)
     rumble = pathlib.Path(args.rumble)
@@ -532,6 +533,10 @@ def main():
             print(f"{name:<13}" + "".join(f"{res.probe_ms[s]:>13.2f}" for s in steps))
 
     notes = [n for r in results for n in r.notes]
+    built = time.strftime("%Y-%m-%d %H:%M", time.localtime(rumble.stat().st_mtime))
+    notes.append(f"rumble binary: {rumble.resolve()} (modified {built})")
+    notes.append("load average (1 min) before/after the run: {:.2f} / {:.2f} (other work on the machine "
+                 "shows here)".format(load_before, os.getloadavg()[0]))
     if notes:
         print()
         print("Notes:")
