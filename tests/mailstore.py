@@ -56,15 +56,18 @@ def new_spool_files(folder, before):
     return sorted(set(spool_files(folder)) - set(before))
 
 
-def wait_until(predicate, timeout=10.0, what="condition"):
+def wait_until(predicate, timeout=10.0, what="condition", poke=None, interval=0.05):
+    """predicate()'s first true value; `poke()` runs between tries."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        if poke:
+            poke()
+        time.sleep(interval)
 
 
 def wait_letters(folder, address, count, timeout=10.0):

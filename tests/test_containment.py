@@ -29,6 +29,7 @@ import time
 import pytest
 
 from conftest import LUA, LineClient, free_port, rumble_bin
+from mailstore import wait_until
 
 HERE = LUA / "containment"
 DOMAIN = "containment.test"
@@ -143,16 +144,7 @@ class Sampler:
 
 
 def wait_for(predicate, timeout, what, poke=None, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        if poke:
-            poke()
-        time.sleep(interval)
+    return wait_until(predicate, timeout, what, poke=poke, interval=interval)
 
 
 def script(name, port, *lines):
@@ -739,3 +731,74 @@ def test_relative_config_path_is_made_absolute(tmp_path, cache):
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+
+
+# ---------------------------------------------------------------- 12. out of descriptors
+
+
+def test_accept_out_of_descriptors_backs_off_and_recovers(tmp_path, cache):
+    """The server runs with a hard limit of 160 descriptors and 250 SMTP
+    clients connect: accept fails with EMFILE. The listener must neither
+    spin nor flood the log (one report per interval), and once the clients
+    go, SMTP serves again."""
+    import resource
+
+    smtp_port = free_port()
+    text = config(tmp_path, cache, smtp_port, "MaxConnectionsPerIP 0\n")
+    add_mailbox(tmp_path, text)
+    log_path = tmp_path / "serve.log"
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (160, 160))
+
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [str(rumble_bin()), "serve", "--config", str(tmp_path / "rumble.conf")],
+            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=dict(os.environ, RUST_LOG="info"),
+            preexec_fn=low_limit,
+        )
+        clients = []
+        try:
+            wait_for(lambda: re.search(r"rumble \S+ ready", log_path.read_text()), 30, "the server to be ready")
+            for _ in range(250):
+                try:
+                    clients.append(socket.create_connection(("127.0.0.1", smtp_port), timeout=5))
+                except OSError:
+                    break
+            time.sleep(3)
+            cpu = proc_cpu_seconds(proc.pid)
+            time.sleep(2)
+            spent = proc_cpu_seconds(proc.pid) - cpu
+            failures = re.findall(r"accept failed", log_path.read_text())
+            print(f"accept-failure log lines: {len(failures)}; server CPU over 2 s at the limit: {spent:.2f} s")
+            assert 1 <= len(failures) <= 4, f"{len(failures)} accept-failure lines"
+            assert spent < 1.0, f"the server burned {spent:.2f} s of CPU in 2 s at the descriptor limit"
+            for c in clients:
+                c.close()
+            clients.clear()
+
+            def transaction():
+                try:
+                    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as s:
+                        s.sendmail("a@client.example.net", [RCPT], b"Subject: after\r\n\r\nback\r\n")
+                    return True
+                except (OSError, smtplib.SMTPException):
+                    return False
+
+            assert wait_for(transaction, 30, "an SMTP transaction after the clients left", interval=0.5)
+        finally:
+            for c in clients:
+                c.close()
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def proc_cpu_seconds(pid):
+    """User + system CPU time of a process, from /proc."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -41,7 +41,14 @@ async fn main() -> Result<()> {
         line: 0,
         grants: GrantSet { caps: vec![Capability::ConfigRead { keys: vec![] }] },
         // Reused instances for the call figures; `fresh` below measures the default.
-        limits: ScriptLimits { cpu: Duration::from_secs(60), instances: 1, calls: 1_000_000_000, ..ScriptLimits::default() },
+        // No CPU share: the loops below would be throttled to half a core.
+        limits: ScriptLimits {
+            cpu: Duration::from_secs(60),
+            instances: 1,
+            calls: 1_000_000_000,
+            cpu_share_permille: 64_000,
+            ..ScriptLimits::default()
+        },
     };
     let info = || ScriptInfo { spec: spec.clone(), env: env.clone(), args: vec![], folder: FolderAccess::Readable };
 

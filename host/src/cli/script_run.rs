@@ -117,6 +117,9 @@ impl Request {
     }
 }
 
+/// A CPU share no single script can use up (64 cores, the most `ScriptCPUShare` takes).
+const NO_SHARE_LIMIT: u32 = 64_000;
+
 fn spec_for(args: &Request, base_dir: &Path, loaded: Option<&config::Loaded>) -> Result<ScriptSpec> {
     let path = std::path::absolute(&args.file).with_context(|| format!("{}", args.file.display()))?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "script".into());
@@ -124,6 +127,9 @@ fn spec_for(args: &Request, base_dir: &Path, loaded: Option<&config::Loaded>) ->
         Some(l) => l.settings.script_defaults,
         None => ScriptLimits::default(),
     };
+    // No CPU share here: there is no server beside the script to protect,
+    // and a plugin author timing their code wants all of a core.
+    limits.cpu_share_permille = NO_SHARE_LIMIT;
     if let Some(cpu) = &args.cpu_limit {
         limits.cpu = parse_duration(cpu, TimeUnit::Millis).ok_or_else(|| anyhow!("--cpu-limit: expected a duration like 500ms or 2s, got {cpu:?}"))?;
     }

@@ -30,6 +30,7 @@ use wasmtime::Store;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use super::bindings::{Peer, Plugin, ScriptConfig};
+use super::folders::script_folder;
 use super::host::{Budget, CpuShare, HostState, MemoryLimiter};
 use super::script_log::ScriptLog;
 use super::session::ConnectionState;
@@ -168,7 +169,7 @@ impl Script {
                 "script \"{}\" is confined to its own file: its folder {} also holds {what}; \
                  put scripts in folders of their own (plugins/<name>/)",
                 script.name(),
-                script_dir(&script.info.spec).display()
+                script_folder(&script.info.spec).display()
             );
         }
         let me = script.clone();
@@ -320,7 +321,7 @@ impl Script {
         // (unless it holds secrets), and the granted folders; nothing else
         // exists inside the sandbox.
         if self.info.folder == FolderAccess::Readable {
-            let script_dir = script_dir(spec);
+            let script_dir = script_folder(spec);
             wasi.preopened_dir(&script_dir, script_dir.display().to_string(), FsPerms::ReadOnly)?;
         }
         for dir in spec.grants.read_paths() {
@@ -354,7 +355,7 @@ impl Script {
         let spec = &self.info.spec;
         let paths = |v: Vec<&std::path::Path>| v.iter().map(|p| p.display().to_string()).collect();
         let script_dir = match self.info.folder {
-            FolderAccess::Readable => script_dir(spec).display().to_string(),
+            FolderAccess::Readable => script_folder(spec).display().to_string(),
             FolderAccess::Confined(_) => String::new(),
         };
         ScriptConfig {
@@ -456,11 +457,6 @@ async fn on_guest<T: Send + 'static>(
         Ok(result) => result,
         Err(e) => Err(ScriptError::Host(anyhow::anyhow!("script call failed: {e}"))),
     }
-}
-
-/// The folder holding the script: always readable, searched by `require`.
-fn script_dir(spec: &ScriptSpec) -> PathBuf {
-    spec.path.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
 }
 
 fn preopen_if_present(wasi: &mut WasiCtxBuilder, dir: &std::path::Path, perms: FsPerms) -> anyhow::Result<()> {
