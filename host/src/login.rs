@@ -9,9 +9,16 @@
 //! the password (a random per-process key, so the cache holds nothing an
 //! attacker could test guesses against offline) next to the stored hash it
 //! matched. A changed password changes the stored hash and misses the cache.
+//!
+//! Each argon2id check takes 19 MiB for tens of milliseconds, so checks run
+//! on a few threads of their own ([`CHECK_THREADS`]) fed by a bounded queue:
+//! a storm of failed logins costs at most those threads' memory (which
+//! their allocator keeps for the next check, not once per client), and past
+//! [`MAX_WAITING`] queued checks a login gets a temporary failure at once.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -21,6 +28,10 @@ use crate::store::{Store, StoreError};
 
 /// Remembered logins; the map is cleared when it grows past this.
 const CACHE_ENTRIES: usize = 10_000;
+/// Threads that check password hashes.
+const CHECK_THREADS: usize = 2;
+/// Checks that may wait for a thread; more get a temporary failure.
+const MAX_WAITING: usize = 64;
 /// Pause before answering a failed login, to slow down password guessing
 /// (the same for an unknown user, so the time tells nothing).
 const FAILURE_DELAY: Duration = Duration::from_millis(300);
@@ -50,11 +61,68 @@ async fn check(store: &Store, login: &str, password: &str) -> Result<Option<Acco
     }
     let given = password.to_string();
     let checked = account.clone();
-    let ok = tokio::task::spawn_blocking(move || checked.check_password(&given)).await.unwrap_or(false);
+    let ok = on_check_thread(move || checked.check_password(&given)).await?;
     if ok {
         remember(account.id, &account.password, digest);
     }
     Ok(ok.then_some(account))
+}
+
+type CheckJob = Box<dyn FnOnce() + Send>;
+
+/// Run `check` on one of the password threads, or fail at once with
+/// `Busy` when too many checks are waiting already.
+async fn on_check_thread(check: impl FnOnce() -> bool + Send + 'static) -> Result<bool, StoreError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: CheckJob = Box::new(move || {
+        let _ = tx.send(check());
+    });
+    match check_queue().try_send(job) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            return Err(StoreError::Busy(format!("{MAX_WAITING} password checks are waiting already")));
+        }
+        Err(TrySendError::Disconnected(_)) => return Err(StoreError::Busy("no password check threads".into())),
+    }
+    rx.await.map_err(|_| StoreError::Busy("the password check was dropped".into()))
+}
+
+fn check_queue() -> &'static SyncSender<CheckJob> {
+    static QUEUE: OnceLock<SyncSender<CheckJob>> = OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = sync_channel::<CheckJob>(MAX_WAITING);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..CHECK_THREADS {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("rumble-login-{i}"))
+                .spawn(move || check_worker(&rx))
+                .expect("spawn a password check thread");
+        }
+        tx
+    })
+}
+
+fn check_worker(jobs: &Mutex<Receiver<CheckJob>>) {
+    loop {
+        let job = match jobs.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        job();
+        give_back_memory();
+    }
+}
+
+/// An argon2 check frees its 19 MiB, but glibc keeps freed chunks this
+/// large in the thread's arena (57 MB per check thread was seen): hand the
+/// free pages back to the kernel, so memory after a login storm returns.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; no pointer is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 type Cache = Mutex<HashMap<i64, (String, [u8; 32])>>;
@@ -94,6 +162,31 @@ fn remember(account: i64, stored: &str, digest: [u8; 32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn checks_past_the_queue_are_refused_at_once() {
+        // Block both threads, fill the queue, then one more is Busy.
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let mut waiting = Vec::new();
+        for _ in 0..CHECK_THREADS {
+            let gate = gate.clone();
+            waiting.push(tokio::spawn(on_check_thread(move || gate.lock().unwrap().recv().is_ok())));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..MAX_WAITING {
+            waiting.push(tokio::spawn(on_check_thread(|| true)));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(matches!(on_check_thread(|| true).await, Err(StoreError::Busy(_))));
+        for _ in 0..CHECK_THREADS {
+            release.send(()).unwrap();
+        }
+        for w in waiting {
+            assert!(w.await.unwrap().unwrap());
+        }
+        assert!(on_check_thread(|| true).await.unwrap(), "the queue drains and serves again");
+    }
 
     #[test]
     fn the_cache_matches_only_the_same_password_and_stored_hash() {

@@ -48,6 +48,9 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("the store thread has stopped")]
     Closed,
+    /// Too much work queued to take this request now (password checks).
+    #[error("busy: {0}")]
+    Busy(String),
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
