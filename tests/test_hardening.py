@@ -97,3 +97,70 @@ def test_failed_login_storm_is_bounded_in_memory(tmp_path, start_server):
     assert all(g.startswith("a OK") for g in good), good
     assert max(peak) - idle < 200, f"RSS peaked {max(peak) - idle:.0f} MB above idle"
     assert after - idle < 100, f"RSS stayed {after - idle:.0f} MB above idle"
+
+
+def read_until_closed(sock, limit=1 << 20):
+    data = b""
+    while len(data) < limit:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_pre_login_append_literal_is_small_and_not_allocated_up_front(tmp_path, start_server):
+    """Before login a literal may be 64 KiB, APPEND or not: a LITERAL+ of
+    100 MB ends the session with BYE [TOOBIG], a synchronising one gets NO
+    without a continuation, and nothing is allocated for the announced size
+    (five such clients held 510 MB on the old main)."""
+    server, port = imap_server(tmp_path, start_server)
+    pid = server.proc.pid
+    idle = rss_mb(pid)
+    held = []
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.recv(1000)
+        s.sendall(b"a APPEND INBOX {104857600+}\r\n" + b"x" * 1000)
+        held.append(s)
+    for s in held:
+        answer = read_until_closed(s)
+        assert b"* BYE [TOOBIG]" in answer, answer
+        s.close()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"b APPEND INBOX {104857600}\r\n")
+        answer = f.readline()
+        assert answer.startswith(b"b NO [TOOBIG]"), answer
+        s.sendall(b"c CAPABILITY\r\n")
+        assert f.readline().startswith(b"* CAPABILITY"), "the session goes on after a refused literal"
+    assert rss_mb(pid) - idle < 50, f"RSS {rss_mb(pid) - idle:.0f} MB above idle"
+    assert imap_login(port, USER, PASSWORD).startswith("a OK")
+
+
+def test_one_command_is_capped_in_total(tmp_path, start_server):
+    """2,000 chained 64 KiB LITERAL+ strings before login (125 MiB buffered
+    on the old main): the command is cut off at 1 MiB in all with BYE."""
+    server, port = imap_server(tmp_path, start_server)
+    pid = server.proc.pid
+    idle = rss_mb(pid)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.recv(1000)
+        s.sendall(b"a LOGIN {65536+}\r\n")
+        sent = 0
+        try:
+            for _ in range(2000):
+                s.sendall(b"u" * 65536 + b" {65536+}\r\n")
+                sent += 1
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = read_until_closed(s)
+    print(f"literals sent before the server closed: {sent}; RSS {rss_mb(pid) - idle:.0f} MB above idle")
+    assert b"* BYE [TOOBIG]" in answer, answer[-200:]
+    assert sent < 2000, "the server read 2,000 chained literals"
+    assert rss_mb(pid) - idle < 50, f"RSS {rss_mb(pid) - idle:.0f} MB above idle"
+    assert imap_login(port, USER, PASSWORD).startswith("a OK")

@@ -44,6 +44,9 @@ const MAX_LINE: usize = 64 * 1024;
 const MAX_SMALL_LITERAL: u64 = 64 * 1024;
 /// APPEND's cap when `MessageSizeLimit` is 0.
 const UNLIMITED_APPEND: u64 = 256 * 1024 * 1024;
+/// All the lines and literals of one command together, beyond its one big
+/// APPEND literal: chained small literals cannot add up to much either.
+const MAX_COMMAND: u64 = 1024 * 1024;
 /// Bad commands tolerated before the session is closed.
 const MAX_ERRORS: u32 = 20;
 
@@ -148,7 +151,7 @@ impl Session {
             let Some(literal) = command::literal_at_end(&line) else {
                 return Ok(Incoming::Command(command));
             };
-            let limit = self.literal_limit(&command);
+            let limit = self.literal_limit(&command, command.len() as u64);
             if literal.size > limit {
                 self.errors += 1;
                 let tag = tag_of(&command);
@@ -169,24 +172,31 @@ impl Session {
         }
     }
 
-    /// APPEND may carry a whole message; anything else only small strings.
-    fn literal_limit(&self, command: &[u8]) -> u64 {
+    /// The largest literal the command may go on with, having read `so_far`
+    /// bytes of it: after login, APPEND may carry a whole message; anything
+    /// else (and everything before login) only small strings, and never
+    /// more than [`MAX_COMMAND`] in all beyond that one message.
+    fn literal_limit(&self, command: &[u8], so_far: u64) -> u64 {
         let text = String::from_utf8_lossy(&command[..command.len().min(64)]).to_ascii_uppercase();
         let is_append = text.split(' ').nth(1) == Some("APPEND");
-        match (is_append, self.ctx.max_message) {
+        let logged_in = !matches!(self.state, State::NotAuthenticated);
+        let (literal, total) = match (is_append && logged_in, self.ctx.max_message) {
             // The literal is held in memory: "unlimited" still means bounded.
-            (true, 0) => UNLIMITED_APPEND,
-            (true, max) => max,
-            (false, _) => MAX_SMALL_LITERAL,
-        }
+            (true, 0) => (UNLIMITED_APPEND, UNLIMITED_APPEND + MAX_COMMAND),
+            (true, max) => (max, max + MAX_COMMAND),
+            (false, _) => (MAX_SMALL_LITERAL, MAX_COMMAND),
+        };
+        literal.min(total.saturating_sub(so_far))
     }
 
+    /// Read `n` bytes onto `out`, growing it as they arrive: the buffer is
+    /// never sized from the number the client announced.
     async fn read_exact_into(&mut self, n: usize, out: &mut Vec<u8>) -> std::io::Result<bool> {
         self.flush().await?;
         let start = out.len();
-        out.resize(start + n, 0);
-        match tokio::time::timeout(self.ctx.timeout, self.io.read_exact(&mut out[start..])).await {
-            Ok(Ok(_)) => Ok(true),
+        let mut limited = (&mut self.io).take(n as u64);
+        match tokio::time::timeout(self.ctx.timeout, limited.read_to_end(out)).await {
+            Ok(Ok(_)) => Ok(out.len() - start == n),
             _ => Ok(false),
         }
     }
