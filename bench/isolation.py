@@ -57,36 +57,8 @@ PCALL_GOAL = 10.0
 
 # ---------------------------------------------------------------- helpers
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def smtp_greets(port: int) -> bool:
-    """Connect, read the greeting, QUIT: a polite check that does not make
-    the server log a client that vanished before its banner."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            f = s.makefile("rb")
-            if not f.readline().startswith(b"220"):
-                return False
-            s.sendall(b"QUIT\r\n")
-            f.readline()
-            return True
-    except OSError:
-        return False
-
-
-def wait_for_port(port: int, timeout: float, alive=lambda: True, check=smtp_greets) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check(port):
-            return
-        if not alive():
-            raise RuntimeError(f"server exited before listening on port {port}")
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+# free_port, smtp_greets and wait_for_port are bench/smtp.py's (same folder).
+from smtp import free_port, smtp_greets, wait_for_port  # noqa: E402
 
 
 def listening(port: int) -> bool:

@@ -80,10 +80,10 @@ def smtp_greets(port: int) -> bool:
         return False
 
 
-def wait_for_port(port: int, timeout: float, alive=lambda: True) -> None:
+def wait_for_port(port: int, timeout: float, alive=lambda: True, check=smtp_greets) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if smtp_greets(port):
+        if check(port):
             return
         if not alive():
             raise RuntimeError(f"server exited before listening on port {port}")

@@ -724,13 +724,7 @@ def test_relative_config_path_is_made_absolute(tmp_path, cache):
             with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as s:
                 assert s.ehlo("client.example.net")[0] == 250
         finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
 
 
 # ---------------------------------------------------------------- 12. out of descriptors
@@ -789,16 +783,21 @@ def test_accept_out_of_descriptors_backs_off_and_recovers(tmp_path, cache):
         finally:
             for c in clients:
                 c.close()
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
 
 
 def proc_cpu_seconds(pid):
     """User + system CPU time of a process, from /proc."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop_process(proc):
+    """SIGTERM, then SIGKILL if the server has not stopped in 15 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
