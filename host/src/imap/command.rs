@@ -820,6 +820,17 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// LOGIN's user name and password: an astring, read leniently. 8-bit
+    /// bytes count as atom characters, since Python's imaplib (and others)
+    /// send a UTF-8 user name bare.
+    fn login_astring(&mut self) -> PResult<String> {
+        if matches!(self.peek(), Some(b'"' | b'{')) {
+            return self.string();
+        }
+        let a = self.take_while(|b| is_astring_char(b) || b >= 0x80);
+        if a.is_empty() { Err(self.error("string")) } else { utf8(a.to_vec()) }
+    }
+
     fn nil(&mut self) -> bool {
         let r = self.rest();
         let hit = r.len() >= 3
@@ -1058,11 +1069,11 @@ impl<'a> Parser<'a> {
             "LOGIN" => {
                 self.quiet = true;
                 self.sp()?;
-                let user = self.astring()?;
+                let user = self.login_astring()?;
                 self.sp()?;
                 C::Login {
                     user,
-                    password: self.astring()?,
+                    password: self.login_astring()?,
                 }
             }
             "SELECT" | "EXAMINE" => {
@@ -1669,6 +1680,7 @@ mod tests {
             x NAMESPACE => Namespace
             x UNSELECT => Unselect
             a LOGIN joe "p a\"s\\s" => Login { user: "joe", password: "p a\"s\\s" }
+            a LOGIN jöe@x.y pässword => Login { user: "jöe@x.y", password: "pässword" }
             a LOGIN {8}\r\njöe@x.y {3+}\r\np]w => Login { user: "jöe@x.y", password: "p]w" }
             a authenticate plain => Authenticate { mechanism: "PLAIN", initial: None }
             a AUTHENTICATE PLAIN AGpvZQBzZWNyZXQ= => Authenticate { mechanism: "PLAIN", initial: Some("AGpvZQBzZWNyZXQ=") }

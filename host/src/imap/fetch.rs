@@ -3,13 +3,15 @@
 //! Non-PEEK body sections set \Seen (in a writable mailbox) and the new
 //! flags are returned with the data.
 
+use std::collections::HashMap;
+
 use super::command::{FetchAttr, FetchItems, Section, SequenceSet};
 use super::cache::Cached;
 use super::mime;
 use super::session::Session;
 use super::wire;
 use crate::store::folders::{self, FlagChange};
-use crate::store::mailbox::{Letter, flags};
+use crate::store::mailbox::{self, Letter, flags};
 use crate::store::spool;
 
 impl Session {
@@ -41,30 +43,52 @@ impl Session {
                 return Ok(());
             },
         };
-        let targets: Vec<(u32, Letter)> = self
-            .view()
-            .resolve(set, uid)
-            .into_iter()
-            .filter(|(_, l)| changed_since.is_none_or(|c| l.modseq as u64 > c))
-            .map(|(n, l)| (n, l.clone()))
-            .collect();
+        let targets: Vec<(u32, i64)> = self.view().resolve(set, uid);
+        let folder = self.view().folder.id;
+        let uids: Vec<i64> = targets.iter().map(|(_, uid)| *uid).collect();
+        let mut letters: HashMap<i64, Letter> = match self.ctx.store.call(move |c| mailbox::letters_by_uid(c, folder, &uids)).await {
+            Ok(found) => found.into_iter().map(|l| (l.uid, l)).collect(),
+            Err(e) => {
+                self.answer(tag, "FETCH", Err(e));
+                return Ok(());
+            }
+        };
         let sets_seen = !self.view().read_only && attrs.iter().any(|a| a.sets_seen());
         let needs_file = attrs.iter().any(needs_message);
-        for (seq, mut letter) in targets {
-            if sets_seen && letter.flags & flags::SEEN == 0 {
-                letter = self.mark_seen(letter).await;
+        let (mut expunged, mut unreadable) = (false, false);
+        for (seq, uid) in targets {
+            // Gone from the store: expunged by another session, not told yet.
+            let Some(mut letter) = letters.remove(&uid) else {
+                expunged = true;
+                self.out.extend_from_slice(&vanished_response(seq, uid, &attrs));
+                continue;
+            };
+            if changed_since.is_some_and(|c| letter.modseq as u64 <= c) {
+                continue;
             }
             let message = if needs_file {
                 match self.ctx.cache.get(&spool::letter_path(&dir, &letter.fid)).await {
                     Ok(m) => Some(m),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        // Expunged (and its file freed) since the letters were read.
+                        expunged = true;
+                        self.out.extend_from_slice(&vanished_response(seq, uid, &attrs));
+                        continue;
+                    }
                     Err(e) => {
                         tracing::error!(target: "imap", "letter {} unreadable: {e}", letter.fid);
-                        None
+                        unreadable = true;
+                        self.out.extend_from_slice(&vanished_response(seq, uid, &attrs));
+                        continue;
                     }
                 }
             } else {
                 None
             };
+            if sets_seen && letter.flags & flags::SEEN == 0 {
+                letter = self.mark_seen(letter).await;
+            }
+            self.announce_keywords(std::slice::from_ref(&letter));
             let recent = self.view().recent.contains(&letter.uid);
             let mut out = format!("* {seq} FETCH (").into_bytes();
             let mut flags_sent = false;
@@ -85,7 +109,14 @@ impl Session {
             }
         }
         self.sync(false).await?;
-        self.ok(tag, "FETCH completed");
+        if unreadable {
+            self.no(tag, "[SERVERBUG] Some messages could not be read");
+        } else if expunged {
+            // As Dovecot: the client must not take the NILs for content.
+            self.ok(tag, "[EXPUNGEISSUED] Some messages were expunged");
+        } else {
+            self.ok(tag, "FETCH completed");
+        }
         Ok(())
     }
 
@@ -100,15 +131,32 @@ impl Session {
             Ok((mut changed, _)) if !changed.is_empty() => {
                 let updated = changed.remove(0);
                 self.ctx.store.folder_changed(folder);
-                let view = self.view();
-                if let Some(l) = view.letters.iter_mut().find(|l| l.id == id) {
-                    *l = updated.clone();
-                }
+                self.view().told(&updated);
                 updated
             }
             _ => letter,
         }
     }
+}
+
+/// The FETCH response for a message the store no longer has: its UID and
+/// every content item as NIL (nothing at all when only flags and the like
+/// were asked), never empty content a client could cache.
+fn vanished_response(seq: u32, uid: i64, attrs: &[FetchAttr]) -> Vec<u8> {
+    let mut items = Vec::new();
+    for attr in attrs {
+        match attr {
+            FetchAttr::Uid => items.push(format!("UID {uid}")),
+            FetchAttr::Rfc822 | FetchAttr::Rfc822Header | FetchAttr::Rfc822Text | FetchAttr::BodySection { .. } => {
+                items.push(format!("{} NIL", attr.response_name()));
+            }
+            _ => {}
+        }
+    }
+    if items.iter().all(|i| i.starts_with("UID ")) {
+        return Vec::new();
+    }
+    format!("* {seq} FETCH ({})\r\n", items.join(" ")).into_bytes()
 }
 
 fn needs_message(attr: &FetchAttr) -> bool {

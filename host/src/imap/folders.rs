@@ -5,7 +5,10 @@
 
 use std::path::PathBuf;
 
+use std::collections::BTreeSet;
+
 use super::command::{DateTime, Flag, StatusItem};
+use super::mailbox_name;
 use super::session::Session;
 use super::wire;
 use crate::store::folders;
@@ -31,6 +34,10 @@ impl Session {
         let name = name.trim_end_matches(SEP).to_string();
         if name.is_empty() || canonical_name(&name) == "INBOX" {
             self.no(tag, "[ALREADYEXISTS] Mailbox exists");
+            return Ok(());
+        }
+        if let Err(why) = mailbox_name::check(&name, SEP) {
+            self.no(tag, &format!("[CANNOT] Invalid mailbox name: {why}"));
             return Ok(());
         }
         let account = self.account().id;
@@ -81,6 +88,10 @@ impl Session {
 
     pub(super) async fn rename(&mut self, tag: &str, from: &str, to: &str) -> std::io::Result<()> {
         let (account, f, t) = (self.account().id, from.to_string(), to.trim_end_matches(SEP).to_string());
+        if let Err(why) = mailbox_name::check(&t, SEP) {
+            self.no(tag, &format!("[CANNOT] Invalid mailbox name: {why}"));
+            return Ok(());
+        }
         let result = self
             .ctx
             .store
@@ -129,6 +140,11 @@ impl Session {
             }
             let attrs = attributes(f, &all);
             self.line(&format!("* {verb} ({attrs}) \"/\" {}", wire::string(&f.name)));
+        }
+        if lsub {
+            for parent in unsubscribed_parents(&full, &all) {
+                self.line(&format!("* LSUB (\\Noselect) \"/\" {}", wire::string(&parent)));
+            }
         }
         self.ok(tag, &format!("{verb} completed"));
         Ok(())
@@ -263,6 +279,23 @@ fn attributes(f: &Folder, all: &[Folder]) -> String {
         attrs.push(format!("\\{}", f.special));
     }
     attrs.join(" ")
+}
+
+/// RFC 3501 §6.3.9: with `%`, a subscribed `x/a/b` shows as `x/a` for the
+/// pattern `x/%`, flagged \Noselect, when `x/a` itself is not subscribed.
+fn unsubscribed_parents(pattern: &str, all: &[Folder]) -> BTreeSet<String> {
+    let subscribed = |name: &str| all.iter().any(|f| f.subscribed && f.name == name);
+    let mut parents = BTreeSet::new();
+    for f in all.iter().filter(|f| f.subscribed && !matches(pattern, &f.name)) {
+        let mut name = f.name.as_str();
+        while let Some(i) = name.rfind(SEP) {
+            name = &name[..i];
+            if matches(pattern, name) && !subscribed(name) {
+                parents.insert(name.to_string());
+            }
+        }
+    }
+    parents
 }
 
 /// LIST wildcards: `*` matches anything, `%` anything but the separator.

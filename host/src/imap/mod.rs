@@ -9,6 +9,7 @@ mod cache;
 pub mod command;
 mod fetch;
 mod folders;
+mod mailbox_name;
 pub mod mime;
 mod search;
 mod selected;

@@ -4,11 +4,13 @@
 //! it), match case-insensitively as substrings, on RFC 2047-decoded headers
 //! and transfer-decoded text parts.
 
+use std::collections::HashMap;
+
 use super::command::SearchKey;
 use super::cache::Cached;
 use super::mime;
 use super::session::Session;
-use crate::store::mailbox::{Letter, flags};
+use crate::store::mailbox::{self, Letter, flags};
 use crate::store::spool;
 
 /// What one message offers to a search.
@@ -35,19 +37,28 @@ impl Session {
             self.condstore = true;
         }
         let view = self.view();
-        let letters = view.letters.clone();
-        let recent = view.recent.clone();
-        let max_seq = letters.len() as u32;
-        let max_uid = letters.last().map_or(0, |l| l.uid as u32);
+        let (folder, recent) = (view.folder.id, view.recent.clone());
+        let slots = view.slots.clone();
+        let mut letters: HashMap<i64, Letter> = match self.ctx.store.call(move |c| mailbox::letters(c, folder)).await {
+            Ok(all) => all.into_iter().map(|l| (l.uid, l)).collect(),
+            Err(e) => {
+                self.answer(tag, "SEARCH", Err(e));
+                return Ok(());
+            }
+        };
+        let max_seq = slots.len() as u32;
+        let max_uid = slots.last().map_or(0, |s| s.uid as u32);
         let mut found = Vec::new();
         let mut highest = 0;
-        for (i, letter) in letters.iter().enumerate() {
+        for (i, slot) in slots.iter().enumerate() {
+            // Expunged but not yet told: it matches nothing.
+            let Some(letter) = letters.remove(&slot.uid) else { continue };
             let cached = if needs_file { self.ctx.cache.get(&spool::letter_path(&dir, &letter.fid)).await.ok() } else { None };
             let c = Candidate {
                 seq: i as u32 + 1,
                 max_seq,
                 max_uid,
-                letter,
+                letter: &letter,
                 recent: recent.contains(&letter.uid),
                 message: cached.as_deref(),
             };
@@ -121,10 +132,10 @@ fn matches(key: &SearchKey, c: &Candidate) -> bool {
         SentBefore(d) => sent_day(message).is_some_and(|s| s < d.days_since_epoch()),
         SentOn(d) => sent_day(message).is_some_and(|s| s == d.days_since_epoch()),
         SentSince(d) => sent_day(message).is_some_and(|s| s >= d.days_since_epoch()),
-        Bcc(s) => header_contains(c.message, "Bcc", s),
-        Cc(s) => header_contains(c.message, "Cc", s),
-        From(s) => header_contains(c.message, "From", s),
-        To(s) => header_contains(c.message, "To", s),
+        Bcc(s) => address_contains(c.message, "Bcc", s),
+        Cc(s) => address_contains(c.message, "Cc", s),
+        From(s) => address_contains(c.message, "From", s),
+        To(s) => address_contains(c.message, "To", s),
         Subject(s) => header_contains(c.message, "Subject", s),
         // An empty value matches every message that has the field (RFC 3501).
         Header(name, s) => header_contains(c.message, name, s),
@@ -147,6 +158,52 @@ fn header_contains(message: Option<&Cached>, name: &str, needle: &str) -> bool {
     message.is_some_and(|m| m.header(name).iter().any(|v| contains(v, needle)))
 }
 
+/// An address field matches as written or as read without its comments
+/// and the white space CFWS allows: `<ann (work)@ (x) example.org>` is
+/// found by `ann@example.org`.
+fn address_contains(message: Option<&Cached>, name: &str, needle: &str) -> bool {
+    message.is_some_and(|m| m.header(name).iter().any(|v| contains(v, needle) || contains(&without_comments(v), needle)))
+}
+
+/// RFC 5322 §3.2.2: comments dropped (nested, with quoted pairs, never
+/// inside quoted strings), runs of white space made one, and none left
+/// next to `@`, `.`, `<` or `>`.
+fn without_comments(value: &str) -> String {
+    let (mut out, mut depth, mut quoted, mut escaped) = (String::with_capacity(value.len()), 0u32, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' if quoted || depth > 0 => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let mut squeezed = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (spaced, tight) in [(" @", "@"), ("@ ", "@"), (" .", "."), (". ", "."), ("< ", "<"), (" >", ">")] {
+        while squeezed.contains(spaced) {
+            squeezed = squeezed.replace(spaced, tight);
+        }
+    }
+    squeezed
+}
+
 fn contains(haystack: &str, needle: &str) -> bool {
     needle.is_empty() || haystack.to_lowercase().contains(&needle.to_lowercase())
 }
@@ -155,4 +212,17 @@ fn contains(haystack: &str, needle: &str) -> bool {
 fn sent_day(message: &[u8]) -> Option<i64> {
     let (unix, offset) = mime::sent_date_with_offset(message)?;
     Some((unix + i64::from(offset)).div_euclid(86_400))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_comments;
+
+    #[test]
+    fn address_comments_are_dropped() {
+        assert_eq!(without_comments("<user-from (comment)@ (comment) domain.org>"), "<user-from@domain.org>");
+        assert_eq!(without_comments("Ann (the (nested) one) <ann @ x . org>"), "Ann <ann@x.org>");
+        assert_eq!(without_comments("\"a (not a comment)\" <b@c>"), "\"a (not a comment)\" <b@c>");
+        assert_eq!(without_comments("x (esc \\) still) <y@z>"), "x <y@z>");
+    }
 }

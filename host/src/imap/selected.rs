@@ -6,25 +6,62 @@
 
 use std::collections::HashSet;
 
+use tokio::io::AsyncBufReadExt;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::command::{Flag, SequenceSet, StoreMode};
 use super::session::{Next, Session, State};
 use super::wire;
-use crate::lineio::LineRead;
 use crate::store::folders::{self, FlagChange};
 use crate::store::mailbox::{self, Folder, Letter, flags};
 use crate::store::spool;
 
+/// The most of a line kept while waiting for IDLE's `DONE`.
+const MAX_IDLE_LINE: usize = 1024;
+
+/// One message as the session knows it: its UID and the modseq of the
+/// state it was last told. Sixteen bytes, whatever the message; the rest
+/// (flags, file, size) is read from the store when a command needs it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Slot {
+    pub uid: i64,
+    pub modseq: i64,
+}
+
 pub(crate) struct View {
     pub(super) folder: Folder,
     pub(super) read_only: bool,
-    pub(super) letters: Vec<Letter>,
+    /// In sequence-number order (and so in UID order).
+    pub(super) slots: Vec<Slot>,
     /// UIDs that are \Recent for this session.
     pub(super) recent: HashSet<i64>,
+    /// The folder's modseq when this view last caught up with the store.
+    modseq: i64,
+    /// Expunged in the store but not yet told (held back during FETCH,
+    /// STORE and SEARCH, RFC 3501 §7.4.1): their sequence numbers stay.
+    vanished: HashSet<i64>,
+    /// Keywords named in the last FLAGS response.
+    keywords: Vec<String>,
     /// Folder change announcements since SELECT: `sync` reads the store
     /// only when this folder was named (or announcements were lost).
     changes: tokio::sync::broadcast::Receiver<i64>,
+}
+
+/// What changed in a folder since a view's modseq.
+struct Changes {
+    highest: i64,
+    /// Letters changed or added, by UID.
+    letters: Vec<Letter>,
+    gone: Gone,
+    /// UIDs that became \Recent for this session.
+    recent: Vec<i64>,
+}
+
+enum Gone {
+    /// UIDs expunged since the view's modseq.
+    Listed(Vec<i64>),
+    /// The expunge log was pruned past the view: every UID still present.
+    Present(HashSet<i64>),
 }
 
 impl View {
@@ -40,20 +77,58 @@ impl View {
         }
     }
 
-    /// Sequence numbers and letters of `set` (UIDs when `uid`), in order.
-    pub(super) fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, &Letter)> {
+    /// Sequence numbers and UIDs of `set` (UIDs when `uid`), in order.
+    pub(super) fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, i64)> {
         if uid {
-            let max_uid = self.letters.last().map_or(0, |l| l.uid as u32);
-            self.letters
+            let max_uid = self.slots.last().map_or(0, |s| s.uid as u32);
+            self.slots
                 .iter()
                 .enumerate()
-                .filter(|(_, l)| set.contains(l.uid as u32, max_uid))
-                .map(|(i, l)| (i as u32 + 1, l))
+                .filter(|(_, s)| set.contains(s.uid as u32, max_uid))
+                .map(|(i, s)| (i as u32 + 1, s.uid))
                 .collect()
         } else {
-            let max = self.letters.len() as u32;
-            set.iter_within(max).filter_map(|n| self.letters.get(n as usize - 1).map(|l| (n, l))).collect()
+            let max = self.slots.len() as u32;
+            set.iter_within(max).filter_map(|n| self.slots.get(n as usize - 1).map(|s| (n, s.uid))).collect()
         }
+    }
+
+    /// The sequence number of `uid`, if the session still sees it.
+    pub(super) fn seq_of(&self, uid: i64) -> Option<u32> {
+        self.slots.binary_search_by_key(&uid, |s| s.uid).ok().map(|i| i as u32 + 1)
+    }
+
+    /// The session was told `letter` as it is now; its sequence number.
+    pub(super) fn told(&mut self, letter: &Letter) -> Option<u32> {
+        let i = self.slots.binary_search_by_key(&letter.uid, |s| s.uid).ok()?;
+        self.slots[i].modseq = self.slots[i].modseq.max(letter.modseq);
+        Some(i as u32 + 1)
+    }
+
+    /// Keywords of `letters` the client has not been told of; they are
+    /// added to the announced set.
+    fn learn_keywords<'a>(&mut self, letters: impl IntoIterator<Item = &'a Letter>) -> bool {
+        let mut learned = false;
+        for letter in letters {
+            for k in letter.keywords.split(' ').filter(|k| !k.is_empty()) {
+                if !self.keywords.iter().any(|known| known.eq_ignore_ascii_case(k)) {
+                    self.keywords.push(k.to_string());
+                    learned = true;
+                }
+            }
+        }
+        learned
+    }
+
+    /// `* FLAGS` and `* OK [PERMANENTFLAGS]`, naming the known keywords.
+    fn flag_lines(&self) -> [String; 2] {
+        let keywords: String = self.keywords.iter().map(|k| format!(" {k}")).collect();
+        let permanent = if self.read_only {
+            "* OK [PERMANENTFLAGS ()] Read-only mailbox".to_string()
+        } else {
+            format!("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords} \\*)] Flags permitted")
+        };
+        [format!("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{keywords})"), permanent]
     }
 }
 
@@ -89,6 +164,8 @@ impl Session {
                 let tx = c.transaction()?;
                 let recent = if read_only { Vec::new() } else { folders::take_recent(&tx, folder.id)? };
                 let letters = mailbox::letters(&tx, folder.id)?;
+                // Read in the same transaction as the letters: the view's starting point.
+                let folder = mailbox::find_folder(&tx, folder.account, &folder.name)?.unwrap_or(folder);
                 tx.commit()?;
                 Ok(Some((folder, letters, recent)))
             })
@@ -109,21 +186,36 @@ impl Session {
         } else {
             recent.into_iter().collect()
         };
-        self.line("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
-        self.line("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted");
-        self.line(&format!("* {} EXISTS", letters.len()));
-        self.line(&format!("* {} RECENT", recent.len()));
-        if let Some(i) = letters.iter().position(|l| l.flags & flags::SEEN == 0) {
+        let first_unseen = letters.iter().position(|l| l.flags & flags::SEEN == 0);
+        let slots = letters.iter().map(|l| Slot { uid: l.uid, modseq: l.modseq }).collect();
+        let mut view = View {
+            modseq: folder.highestmodseq,
+            folder,
+            read_only,
+            slots,
+            recent,
+            vanished: HashSet::new(),
+            keywords: Vec::new(),
+            changes,
+        };
+        view.learn_keywords(&letters);
+        drop(letters);
+        for line in view.flag_lines() {
+            self.line(&line);
+        }
+        self.line(&format!("* {} EXISTS", view.slots.len()));
+        self.line(&format!("* {} RECENT", view.recent.len()));
+        if let Some(i) = first_unseen {
             self.line(&format!("* OK [UNSEEN {}] First unseen", i + 1));
         }
-        self.line(&format!("* OK [UIDVALIDITY {}] UIDs valid", folder.uidvalidity));
-        self.line(&format!("* OK [UIDNEXT {}] Predicted next UID", folder.uidnext));
+        self.line(&format!("* OK [UIDVALIDITY {}] UIDs valid", view.folder.uidvalidity));
+        self.line(&format!("* OK [UIDNEXT {}] Predicted next UID", view.folder.uidnext));
         if self.condstore {
-            self.line(&format!("* OK [HIGHESTMODSEQ {}] Highest", folder.highestmodseq));
+            self.line(&format!("* OK [HIGHESTMODSEQ {}] Highest", view.folder.highestmodseq));
         }
         let access = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
-        self.state = State::Selected(account, View { folder, read_only, letters, recent, changes });
+        self.state = State::Selected(account, view);
         self.ok(tag, &format!("[{access}] {verb} completed"));
         Ok(())
     }
@@ -144,13 +236,11 @@ impl Session {
 
     pub(super) async fn expunge(&mut self, tag: &str, uids: Option<SequenceSet>) -> std::io::Result<()> {
         if self.view().read_only {
-            {
-                self.no(tag, "[READ-ONLY] Mailbox is read-only");
-                return Ok(());
-            };
+            self.no(tag, "[READ-ONLY] Mailbox is read-only");
+            return Ok(());
         }
         let folder = self.view().folder.id;
-        let only: Option<Vec<i64>> = uids.map(|set| self.view().resolve(&set, true).iter().map(|(_, l)| l.uid).collect());
+        let only: Option<Vec<i64>> = uids.map(|set| self.view().resolve(&set, true).iter().map(|(_, uid)| *uid).collect());
         match self.remove_deleted(folder, only).await {
             Ok(_) => {
                 self.sync(true).await?;
@@ -198,17 +288,15 @@ impl Session {
         list: &[Flag],
     ) -> std::io::Result<()> {
         if self.view().read_only {
-            {
-                self.no(tag, "[READ-ONLY] Mailbox is read-only");
-                return Ok(());
-            };
+            self.no(tag, "[READ-ONLY] Mailbox is read-only");
+            return Ok(());
         }
         if unchanged_since.is_some() {
             self.condstore = true;
         }
         let folder = self.view().folder.id;
-        let targets: Vec<(u32, i64)> = self.view().resolve(set, uid).iter().map(|(n, l)| (*n, l.id)).collect();
-        let ids: Vec<i64> = targets.iter().map(|(_, id)| *id).collect();
+        let uids: Vec<i64> = self.view().resolve(set, uid).iter().map(|(_, uid)| *uid).collect();
+        let asked = uids.len();
         let (bits, keywords) = wire::split_flags(list);
         let change = match mode {
             StoreMode::Replace => FlagChange::Replace,
@@ -221,6 +309,7 @@ impl Session {
             .store
             .call(move |c| {
                 let tx = c.transaction()?;
+                let ids: Vec<i64> = mailbox::letters_by_uid(&tx, folder, &uids)?.iter().map(|l| l.id).collect();
                 let r = folders::change_flags(&tx, folder, &ids, change, bits, &keywords, since)?;
                 tx.commit()?;
                 Ok(r)
@@ -234,8 +323,10 @@ impl Session {
             },
         };
         self.ctx.store.folder_changed(folder);
+        let expunged = changed.len() + refused.len() < asked;
+        self.announce_keywords(&changed);
         for letter in changed {
-            let Some(seq) = self.update_letter(letter.clone()) else { continue };
+            let Some(seq) = self.view().told(&letter) else { continue };
             if silent && since.is_none() {
                 continue;
             }
@@ -249,39 +340,41 @@ impl Session {
             }
             self.line(&format!("* {seq} FETCH ({})", items.join(" ")));
         }
-        if refused.is_empty() {
-            self.ok(tag, "STORE completed");
-        } else {
+        if !refused.is_empty() {
             // RFC 7162 §3.1.3: UIDs for UID STORE, sequence numbers otherwise.
             let view = self.view();
-            let numbers: Vec<i64> = if uid {
-                refused
+            let numbers: Vec<String> = if uid {
+                refused.iter().map(|u| u.to_string()).collect()
             } else {
-                refused.iter().filter_map(|u| view.letters.iter().position(|l| l.uid == *u).map(|i| i as i64 + 1)).collect()
+                refused.iter().filter_map(|u| view.seq_of(*u)).map(|n| n.to_string()).collect()
             };
-            let list: Vec<String> = numbers.iter().map(|u| u.to_string()).collect();
-            self.ok(tag, &format!("[MODIFIED {}] Conditional STORE failed for some", list.join(",")));
+            self.ok(tag, &format!("[MODIFIED {}] Conditional STORE failed for some", numbers.join(",")));
+        } else if expunged {
+            self.ok(tag, "[EXPUNGEISSUED] Some messages were expunged");
+        } else {
+            self.ok(tag, "STORE completed");
         }
         Ok(())
     }
 
-    /// Replace a letter in the view; its sequence number if present.
-    fn update_letter(&mut self, letter: Letter) -> Option<u32> {
+    /// Before showing `letters`' flags: a `* FLAGS` naming any keyword the
+    /// client was not told of yet (RFC 3501 §7.2.6).
+    pub(super) fn announce_keywords(&mut self, letters: &[Letter]) {
         let view = self.view();
-        let i = view.letters.iter().position(|l| l.id == letter.id)?;
-        view.letters[i] = letter;
-        Some(i as u32 + 1)
+        if view.learn_keywords(letters) {
+            for line in view.flag_lines() {
+                self.line(&line);
+            }
+        }
     }
 
     /// COPY or MOVE (RFC 6851) with UIDPLUS's COPYUID.
     pub(super) async fn copy(&mut self, tag: &str, set: &SequenceSet, name: &str, uid: bool, moving: bool) -> std::io::Result<()> {
         if moving && self.view().read_only {
-            {
-                self.no(tag, "[READ-ONLY] Mailbox is read-only");
-                return Ok(());
-            };
+            self.no(tag, "[READ-ONLY] Mailbox is read-only");
+            return Ok(());
         }
-        let letters: Vec<Letter> = self.view().resolve(set, uid).into_iter().map(|(_, l)| l.clone()).collect();
+        let uids: Vec<i64> = self.view().resolve(set, uid).into_iter().map(|(_, uid)| uid).collect();
         let (account, n, source) = (self.account().id, name.to_string(), self.view().folder.id);
         let result = self
             .ctx
@@ -289,11 +382,11 @@ impl Session {
             .call(move |c| {
                 let Some(target) = mailbox::find_folder(c, account, &n)? else { return Ok(None) };
                 let tx = c.transaction()?;
+                let letters = mailbox::letters_by_uid(&tx, source, &uids)?;
                 let pairs = folders::copy(&tx, &letters, target.id)?;
                 if moving {
                     let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
                     mailbox::remove_letters(&tx, source, &ids)?;
-                    tx.execute("UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1", [source])?;
                 }
                 tx.commit()?;
                 Ok(Some((target, pairs)))
@@ -334,31 +427,38 @@ impl Session {
     }
 
     /// RFC 2177: report changes as they happen until the client says DONE.
+    /// What the client types is gathered byte by byte as it arrives (only
+    /// the cancel-safe `fill_buf` waits inside the select), so a `DONE`
+    /// split across packets is neither lost nor holds back notifications.
     pub(super) async fn idle(&mut self, tag: &str) -> std::io::Result<Next> {
         let mut changes = self.ctx.store.watch_folders();
         self.sync(true).await?;
         self.line("+ idling");
         self.flush().await?;
         let folder = self.selected_folder();
+        let deadline = tokio::time::Instant::now() + self.ctx.timeout;
+        let mut typed = Vec::new();
         loop {
             tokio::select! {
-                line = self.read_line() => {
-                    return match line? {
-                        Some(LineRead::Line { text, .. }) if text.eq_ignore_ascii_case(b"DONE") => {
-                            self.ok(tag, "IDLE terminated");
-                            Ok(Next::Continue)
+                ready = tokio::time::timeout_at(deadline, self.io.fill_buf()) => match ready {
+                    Err(_) => {
+                        self.line("* BYE Autologout; idle for too long");
+                        return Ok(Next::Close);
+                    }
+                    Ok(Err(e)) => return Err(e),
+                    Ok(Ok(bytes)) if bytes.is_empty() => return Ok(Next::Close),
+                    Ok(Ok(bytes)) => {
+                        let (used, done) = match bytes.iter().position(|&b| b == b'\n') {
+                            Some(i) => (i + 1, true),
+                            None => (bytes.len(), false),
+                        };
+                        typed.extend_from_slice(&bytes[..used.min(MAX_IDLE_LINE)]);
+                        self.io.consume(used);
+                        if done || typed.len() >= MAX_IDLE_LINE {
+                            break;
                         }
-                        Some(LineRead::Line { .. }) | Some(LineRead::TooLong) => {
-                            self.bad(tag, "Expected DONE");
-                            Ok(Next::Continue)
-                        }
-                        Some(LineRead::Closed) => Ok(Next::Close),
-                        None => {
-                            self.line("* BYE Autologout; idle for too long");
-                            Ok(Next::Close)
-                        }
-                    };
-                }
+                    }
+                },
                 changed = changes.recv() => {
                     match changed {
                         Ok(id) if Some(id) != folder => continue,
@@ -369,71 +469,125 @@ impl Session {
                 }
             }
         }
+        if typed.trim_ascii_end().eq_ignore_ascii_case(b"DONE") {
+            self.ok(tag, "IDLE terminated");
+        } else {
+            self.bad(tag, "Expected DONE");
+        }
+        Ok(Next::Continue)
     }
 
     /// Bring the view up to date and tell the client: expunged letters
     /// (unless `expunges` is false: not during FETCH, STORE or SEARCH,
-    /// RFC 3501 §7.4.1), flag changes, new letters.
+    /// RFC 3501 §7.4.1; they are kept for the next command that allows
+    /// them), flag changes, new letters. Reads only what changed since the
+    /// view's modseq, so its cost follows the change, not the folder.
     pub(super) async fn sync(&mut self, expunges: bool) -> std::io::Result<()> {
         let Some(folder) = self.selected_folder() else { return Ok(()) };
-        if !self.view().changed() {
+        let view = self.view();
+        let announced = view.changed();
+        if !announced && (view.vanished.is_empty() || !expunges) {
             return Ok(()); // every write to a folder announces it (Store::folder_changed)
         }
-        let read_only = self.view().read_only;
-        let fresh = self
-            .ctx
-            .store
-            .call(move |c| {
-                let letters = mailbox::letters(c, folder)?;
-                // Clearing \Recent is a write: only when a letter still has it.
-                let recent = if read_only || letters.iter().all(|l| l.flags & flags::RECENT == 0) {
-                    Vec::new()
-                } else {
-                    folders::take_recent(c, folder)?
-                };
-                Ok((letters, recent))
-            })
-            .await;
-        let Ok((fresh, new_recent)) = fresh else { return Ok(()) };
-        let condstore = self.condstore;
-        let view = self.view();
-        view.recent.extend(new_recent);
-        let present: HashSet<i64> = fresh.iter().map(|l| l.uid).collect();
-        let mut lines = Vec::new();
+        let (mut changed, mut added) = (Vec::new(), false);
+        if announced {
+            let (since, read_only) = (view.modseq, view.read_only);
+            match self.ctx.store.call(move |c| changes_since(c, folder, since, read_only)).await {
+                Ok(changes) => (changed, added) = self.apply(changes),
+                Err(e) => tracing::warn!(target: "imap", "cannot read the changes of folder {folder}: {e}"),
+            }
+        }
         if expunges {
-            let mut i = 0;
-            while i < view.letters.len() {
-                if present.contains(&view.letters[i].uid) {
-                    i += 1;
-                } else {
-                    lines.push(format!("* {} EXPUNGE", i + 1));
-                    let gone = view.letters.remove(i);
-                    view.recent.remove(&gone.uid);
-                }
-            }
+            self.tell_expunges();
         }
-        let known_max = view.letters.last().map_or(0, |l| l.uid);
-        for f in &fresh {
-            if let Some(i) = view.letters.iter().position(|l| l.uid == f.uid) {
-                let old = &view.letters[i];
-                // \Recent is per session; another session clearing the bit is no change here.
-                if (old.flags ^ f.flags) & !flags::RECENT != 0 || old.keywords != f.keywords {
-                    let recent = view.recent.contains(&f.uid);
-                    let modseq = if condstore { format!(" MODSEQ ({})", f.modseq) } else { String::new() };
-                    lines.push(format!("* {} FETCH (UID {} FLAGS {}{modseq})", i + 1, f.uid, wire::flag_list(f, recent)));
-                    view.letters[i] = f.clone();
-                }
-            }
+        for letter in &changed {
+            let view = self.view();
+            let Some(seq) = view.seq_of(letter.uid) else { continue };
+            let recent = view.recent.contains(&letter.uid);
+            let modseq = if self.condstore { format!(" MODSEQ ({})", letter.modseq) } else { String::new() };
+            self.line(&format!("* {seq} FETCH (UID {} FLAGS {}{modseq})", letter.uid, wire::flag_list(letter, recent)));
         }
-        let before = view.letters.len();
-        view.letters.extend(fresh.into_iter().filter(|f| f.uid > known_max));
-        if view.letters.len() != before {
-            lines.push(format!("* {} EXISTS", view.letters.len()));
-            lines.push(format!("* {} RECENT", view.recent.len()));
-        }
-        for l in lines {
-            self.line(&l);
+        if added {
+            let view = self.view();
+            let (exists, recent) = (view.slots.len(), view.recent.len());
+            self.line(&format!("* {exists} EXISTS"));
+            self.line(&format!("* {recent} RECENT"));
         }
         Ok(())
     }
+
+    /// Take `changes` into the view: expunged UIDs wait in `vanished`, new
+    /// letters get slots, new keywords are announced. Returns the letters
+    /// whose flags the client must be told and whether any letter was added.
+    fn apply(&mut self, changes: Changes) -> (Vec<Letter>, bool) {
+        let view = self.view();
+        view.modseq = view.modseq.max(changes.highest);
+        view.recent.extend(changes.recent);
+        match changes.gone {
+            Gone::Listed(uids) => {
+                let seen: Vec<i64> = uids.into_iter().filter(|u| view.seq_of(*u).is_some()).collect();
+                view.vanished.extend(seen);
+            }
+            Gone::Present(present) => {
+                let missing: Vec<i64> = view.slots.iter().map(|s| s.uid).filter(|u| !present.contains(u)).collect();
+                view.vanished.extend(missing);
+            }
+        }
+        let known_max = view.slots.last().map_or(0, |s| s.uid);
+        let (mut changed, mut new) = (Vec::new(), Vec::new());
+        for letter in changes.letters {
+            if letter.uid > known_max {
+                view.slots.push(Slot { uid: letter.uid, modseq: letter.modseq });
+                if view.read_only && letter.flags & flags::RECENT != 0 {
+                    view.recent.insert(letter.uid);
+                }
+                new.push(letter);
+            } else if let Ok(i) = view.slots.binary_search_by_key(&letter.uid, |s| s.uid)
+                && letter.modseq > view.slots[i].modseq
+            {
+                view.slots[i].modseq = letter.modseq;
+                changed.push(letter);
+            }
+        }
+        let added = !new.is_empty();
+        new.extend(changed.iter().cloned());
+        self.announce_keywords(&new);
+        (changed, added)
+    }
+
+    /// `* n EXPUNGE` for every vanished letter, each number counted after
+    /// the ones before it were removed (RFC 3501 §7.4.1).
+    fn tell_expunges(&mut self) {
+        let view = self.view();
+        if view.vanished.is_empty() {
+            return;
+        }
+        let gone = std::mem::take(&mut view.vanished);
+        let mut lines = Vec::with_capacity(gone.len());
+        for (i, slot) in view.slots.iter().enumerate() {
+            if gone.contains(&slot.uid) {
+                lines.push(format!("* {} EXPUNGE", i - lines.len() + 1));
+            }
+        }
+        view.slots.retain(|s| !gone.contains(&s.uid));
+        view.recent.retain(|u| !gone.contains(u));
+        for line in lines {
+            self.line(&line);
+        }
+    }
+}
+
+/// What changed in `folder` after modseq `since` (run on the store's thread).
+fn changes_since(c: &mut rusqlite::Connection, folder: i64, since: i64, read_only: bool) -> Result<Changes, crate::store::StoreError> {
+    let tx = c.transaction()?;
+    let highest = folders::highest_modseq(&tx, folder)?;
+    // Clearing \Recent is a write: only for a session that may (not EXAMINE).
+    let recent = if read_only { Vec::new() } else { folders::take_recent_since(&tx, folder, since)? };
+    let letters = mailbox::letters_changed_since(&tx, folder, since)?;
+    let gone = match mailbox::expunged_since(&tx, folder, since)? {
+        Some(uids) => Gone::Listed(uids),
+        None => Gone::Present(mailbox::uids(&tx, folder)?.into_iter().collect()),
+    };
+    tx.commit()?;
+    Ok(Changes { highest, letters, gone, recent })
 }

@@ -54,11 +54,7 @@ pub fn change_flags(
             changed.push(letter);
             continue;
         }
-        let modseq: i64 = conn.query_row(
-            "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
-            [folder],
-            |r| r.get(0),
-        )?;
+        let modseq = mailbox::bump_modseq(conn, folder)?;
         conn.execute(
             "UPDATE messages SET flags = ?2, keywords = ?3, modseq = ?4 WHERE id = ?1",
             params![id, new_bits, new_keywords, modseq],
@@ -107,9 +103,6 @@ pub fn expunge(conn: &Connection, folder: i64, only: Option<&[i64]>) -> Result<(
         .collect();
     let ids: Vec<i64> = doomed.iter().map(|l| l.id).collect();
     let freed = mailbox::remove_letters(conn, folder, &ids)?;
-    if !doomed.is_empty() {
-        conn.execute("UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1", [folder])?;
-    }
     Ok((doomed.iter().map(|l| l.uid).collect(), freed))
 }
 
@@ -132,6 +125,18 @@ pub fn take_recent(conn: &Connection, folder: i64) -> Result<Vec<i64>, StoreErro
         "UPDATE messages SET flags = flags & ~?2 WHERE folder = ?1 AND flags & ?2 != 0 RETURNING uid",
     )?;
     let mut uids: Vec<i64> = stmt.query_map(params![folder, flags::RECENT], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    uids.sort_unstable();
+    Ok(uids)
+}
+
+/// `take_recent` among the letters changed after `modseq` (every letter
+/// still \Recent arrived after the session's last look, so this finds them
+/// without reading the whole folder).
+pub fn take_recent_since(conn: &Connection, folder: i64, modseq: i64) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE messages SET flags = flags & ~?2 WHERE folder = ?1 AND modseq > ?3 AND flags & ?2 != 0 RETURNING uid",
+    )?;
+    let mut uids: Vec<i64> = stmt.query_map(params![folder, flags::RECENT, modseq], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     uids.sort_unstable();
     Ok(uids)
 }

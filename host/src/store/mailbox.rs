@@ -85,16 +85,21 @@ pub fn find_folder(conn: &Connection, account: i64, name: &str) -> Result<Option
 }
 
 /// The folder, created if missing. UIDVALIDITY is the time of creation, and
-/// always above every value handed out before, so a folder deleted and made
-/// again under the same name never reuses one (its UIDs start over).
+/// always above every value handed out before (a high-water mark kept in
+/// `counters`, since the folder that had the highest may be gone), so a
+/// folder deleted and made again under the same name never reuses one.
 pub fn ensure_folder(conn: &Connection, account: i64, name: &str, now: i64) -> Result<Folder, StoreError> {
     if let Some(f) = find_folder(conn, account, name)? {
         return Ok(f);
     }
+    let uidvalidity: i64 = conn.query_row(
+        "UPDATE counters SET value = MAX(value + 1, ?1) WHERE name = 'uidvalidity' RETURNING value",
+        [now],
+        |r| r.get(0),
+    )?;
     conn.execute(
-        "INSERT INTO folders (account, name, uidvalidity)
-         VALUES (?1, ?2, MAX(?3, COALESCE((SELECT MAX(uidvalidity) FROM folders), 0) + 1))",
-        params![account, canonical_name(name), now],
+        "INSERT INTO folders (account, name, uidvalidity) VALUES (?1, ?2, ?3)",
+        params![account, canonical_name(name), uidvalidity],
     )?;
     find_folder(conn, account, name)?.ok_or_else(|| StoreError::NotFound(format!("folder {name}")))
 }
@@ -160,27 +165,111 @@ pub fn domain_letter_dir(conn: &Connection, storage: &std::path::Path, domain: &
 }
 
 /// Remove letters of `folder` by row id; returns the files no row uses any
-/// more (the caller removes them after the commit).
+/// more (the caller removes them after the commit). The removed UIDs go to
+/// the expunge log under one new modseq, so IMAP sessions learn of them
+/// without comparing whole folders.
 pub fn remove_letters(conn: &Connection, folder: i64, ids: &[i64]) -> Result<Vec<String>, StoreError> {
-    let mut delete = conn.prepare_cached("DELETE FROM messages WHERE id = ?1 AND folder = ?2 RETURNING fid")?;
+    let mut delete = conn.prepare_cached("DELETE FROM messages WHERE id = ?1 AND folder = ?2 RETURNING fid, uid")?;
     let mut freed = Vec::new();
+    let mut removed = Vec::new();
     for id in ids {
-        if let Some(fid) = delete.query_row(params![id, folder], |r| r.get::<_, String>(0)).optional()?
-            && !letter_in_use(conn, &fid)?
-        {
+        let Some((fid, uid)) = delete.query_row(params![id, folder], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).optional()?
+        else {
+            continue;
+        };
+        removed.push(uid);
+        if !letter_in_use(conn, &fid)? {
             freed.push(fid);
         }
+    }
+    if !removed.is_empty() {
+        log_expunged(conn, folder, &removed)?;
     }
     Ok(freed)
 }
 
-/// Set `bits` on letters by row id (e.g. SEEN after a POP3 RETR).
-pub fn add_flags(conn: &Connection, ids: &[i64], bits: i64) -> Result<(), StoreError> {
-    let mut update = conn.prepare_cached("UPDATE messages SET flags = flags | ?2 WHERE id = ?1")?;
-    for id in ids {
-        update.execute(params![id, bits])?;
+/// Expunge-log rows kept per folder; older ones are pruned, and a session
+/// that fell behind the pruned part compares UIDs instead.
+const EXPUNGED_KEPT: i64 = 10_000;
+
+fn log_expunged(conn: &Connection, folder: i64, uids: &[i64]) -> Result<(), StoreError> {
+    let modseq = bump_modseq(conn, folder)?;
+    let mut insert = conn.prepare_cached("INSERT INTO expunged (folder, uid, modseq) VALUES (?1, ?2, ?3)")?;
+    for uid in uids {
+        insert.execute(params![folder, uid, modseq])?;
+    }
+    let oldest_kept: Option<i64> = conn
+        .query_row(
+            "SELECT modseq FROM expunged WHERE folder = ?1 ORDER BY modseq DESC LIMIT 1 OFFSET ?2",
+            params![folder, EXPUNGED_KEPT],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(floor) = oldest_kept {
+        conn.execute("DELETE FROM expunged WHERE folder = ?1 AND modseq <= ?2", params![folder, floor])?;
+        conn.execute("UPDATE folders SET expunged_floor = MAX(expunged_floor, ?2) WHERE id = ?1", params![folder, floor])?;
     }
     Ok(())
+}
+
+/// The folder's next modification sequence (CONDSTORE): every change to a
+/// letter or the set of letters takes one.
+pub fn bump_modseq(conn: &Connection, folder: i64) -> Result<i64, StoreError> {
+    conn.query_row(
+        "UPDATE folders SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq",
+        [folder],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("folder {folder}")))
+}
+
+/// Set `bits` on letters by row id (e.g. SEEN after a POP3 RETR); each
+/// letter that changes gets a new modseq, so IMAP sessions see it.
+pub fn add_flags(conn: &Connection, ids: &[i64], bits: i64) -> Result<(), StoreError> {
+    let mut unset = conn.prepare_cached("SELECT folder FROM messages WHERE id = ?1 AND flags & ?2 != ?2")?;
+    let mut update = conn.prepare_cached("UPDATE messages SET flags = flags | ?2, modseq = ?3 WHERE id = ?1")?;
+    for id in ids {
+        let Some(folder) = unset.query_row(params![id, bits], |r| r.get::<_, i64>(0)).optional()? else { continue };
+        let modseq = bump_modseq(conn, folder)?;
+        update.execute(params![id, bits, modseq])?;
+    }
+    Ok(())
+}
+
+/// Letters of `folder` changed or added after `modseq`.
+pub fn letters_changed_since(conn: &Connection, folder: i64, modseq: i64) -> Result<Vec<Letter>, StoreError> {
+    letters_where(conn, "folder = ?1 AND modseq > ?2", params![folder, modseq])
+}
+
+/// UIDs expunged from `folder` after `modseq`, or None when that part of
+/// the log was pruned (the caller must compare UIDs).
+pub fn expunged_since(conn: &Connection, folder: i64, modseq: i64) -> Result<Option<Vec<i64>>, StoreError> {
+    let floor: i64 = conn
+        .query_row("SELECT expunged_floor FROM folders WHERE id = ?1", [folder], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    if modseq < floor {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare_cached("SELECT uid FROM expunged WHERE folder = ?1 AND modseq > ?2 ORDER BY uid")?;
+    let uids = stmt.query_map(params![folder, modseq], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(Some(uids))
+}
+
+/// Every UID in `folder`, ascending.
+pub fn uids(conn: &Connection, folder: i64) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT uid FROM messages WHERE folder = ?1 ORDER BY uid")?;
+    let uids = stmt.query_map([folder], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(uids)
+}
+
+/// The letters of `folder` with these UIDs (those still there), by UID.
+pub fn letters_by_uid(conn: &Connection, folder: i64, uids: &[i64]) -> Result<Vec<Letter>, StoreError> {
+    let (Some(&low), Some(&high)) = (uids.iter().min(), uids.iter().max()) else { return Ok(Vec::new()) };
+    let range = letters_where(conn, "folder = ?1 AND uid BETWEEN ?2 AND ?3", params![folder, low, high])?;
+    let wanted: std::collections::HashSet<i64> = uids.iter().copied().collect();
+    Ok(range.into_iter().filter(|l| wanted.contains(&l.uid)).collect())
 }
 
 /// Does any letter use file `fid`?
@@ -241,6 +330,10 @@ mod tests {
         c.execute("DELETE FROM folders WHERE id = ?1", [first.id]).unwrap();
         let again = ensure_folder(&c, ann, "Archive", 5000).unwrap();
         assert!(again.uidvalidity > other.uidvalidity);
+        // The folder holding the highest value goes too: still never repeated.
+        c.execute("DELETE FROM folders WHERE id IN (?1, ?2)", [again.id, other.id]).unwrap();
+        let third = ensure_folder(&c, ann, "Archive", 5000).unwrap();
+        assert!(third.uidvalidity > again.uidvalidity);
     }
 
     #[test]

@@ -69,6 +69,24 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE messages ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
      ALTER TABLE folders ADD COLUMN highestmodseq INTEGER NOT NULL DEFAULT 1;
      ALTER TABLE folders ADD COLUMN special TEXT NOT NULL DEFAULT '';",
+    // 4: what lets an IMAP session catch up on a change in time proportional
+    // to the change: letters found by modseq, and a log of expunged UIDs
+    // (with the modseq of their removal; rows below a folder's
+    // `expunged_floor` were pruned). `counters` keeps high-water marks
+    // that must never go back, such as the last UIDVALIDITY handed out.
+    "CREATE INDEX messages_by_modseq ON messages(folder, modseq);
+     CREATE TABLE expunged (
+         folder INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+         uid    INTEGER NOT NULL,
+         modseq INTEGER NOT NULL
+     );
+     CREATE INDEX expunged_by_folder ON expunged(folder, modseq);
+     ALTER TABLE folders ADD COLUMN expunged_floor INTEGER NOT NULL DEFAULT 0;
+     CREATE TABLE counters (
+         name  TEXT PRIMARY KEY,
+         value INTEGER NOT NULL
+     );
+     INSERT INTO counters (name, value) SELECT 'uidvalidity', COALESCE(MAX(uidvalidity), 0) FROM folders;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
