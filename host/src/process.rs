@@ -20,6 +20,16 @@ pub fn raise_descriptor_limit() -> u64 {
     lim.rlim_cur
 }
 
+/// The soft RLIMIT_NOFILE now (0 if it cannot be read).
+pub fn descriptor_limit() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: a plain syscall on a local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 0;
+    }
+    lim.rlim_cur
+}
+
 /// Errors built on hot paths must not capture Rust backtraces. wasmtime
 /// turns every Wasm throw (each Lua error, caught or not) into a host call
 /// that builds an error value, and `anyhow` captures a backtrace for it

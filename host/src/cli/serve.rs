@@ -116,7 +116,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
 /// when that could take more than half of the process's limit, which the
 /// server needs for sessions, spool files and the store.
 fn check_descriptor_budget(settings: &Settings) {
-    let limit = crate::process::raise_descriptor_limit();
+    let limit = crate::process::descriptor_limit();
     let scripts: u64 = settings
         .scripts
         .iter()

@@ -13,7 +13,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::rumble::plugin::{log, server, session, types};
 use super::bindings::{HostError, IoError, Level, ServerInfo};
 use super::script::{Script, ScriptInfo};
-use super::script_log::{LogLevel, ScriptLog};
+use super::script_log::ScriptLog;
+use super::token_bucket::TokenBucket;
 use super::session::ConnectionState;
 
 pub struct HostState {
@@ -123,46 +124,25 @@ impl Budget {
 /// when it is empty, the script's instances sleep at their next tick until
 /// it is back above zero. So one script's load, however many sessions keep
 /// it busy, costs the machine at most its share.
-pub struct CpuShare {
-    /// Core fraction, as nanoseconds of CPU per nanosecond.
-    rate: f64,
-    state: Mutex<ShareState>,
-}
-
-struct ShareState {
-    /// Nanoseconds of CPU available (negative: owed).
-    balance: f64,
-    refilled: Instant,
-}
+pub struct CpuShare(Mutex<TokenBucket>);
 
 impl CpuShare {
     /// Time that fills a full bucket: a script may burst this long at 100%.
     const BURST: Duration = Duration::from_millis(200);
 
+    /// `permille` thousandths of a core; tokens are nanoseconds of CPU.
     pub fn new(permille: u32) -> CpuShare {
-        let rate = f64::from(permille.max(1)) / 1000.0;
-        let state = ShareState { balance: Self::BURST.as_nanos() as f64 * rate, refilled: Instant::now() };
-        CpuShare { rate, state: Mutex::new(state) }
-    }
-
-    fn refill(&self, s: &mut ShareState) {
-        let now = Instant::now();
-        let cap = Self::BURST.as_nanos() as f64 * self.rate;
-        s.balance = (s.balance + now.duration_since(s.refilled).as_nanos() as f64 * self.rate).min(cap);
-        s.refilled = now;
+        let fraction = f64::from(permille.max(1)) / 1000.0;
+        CpuShare(Mutex::new(TokenBucket::new(fraction * 1e9, Self::BURST.as_nanos() as f64 * fraction)))
     }
 
     pub fn charge(&self, ran: Duration) {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        self.refill(&mut s);
-        s.balance -= ran.as_nanos() as f64;
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).spend(ran.as_nanos() as f64);
     }
 
     /// How long to wait until the balance is back to zero, if it is owed.
     pub fn overdraft(&self) -> Option<Duration> {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        self.refill(&mut s);
-        (s.balance < 0.0).then(|| Duration::from_nanos((-s.balance / self.rate) as u64))
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).debt()
     }
 }
 
@@ -193,12 +173,6 @@ impl HostState {
     }
 
     fn log_line(&self, level: Level, text: &str) {
-        let level = match level {
-            Level::Error => LogLevel::Error,
-            Level::Warn => LogLevel::Warn,
-            Level::Info => LogLevel::Info,
-            Level::Debug => LogLevel::Debug,
-        };
         self.log.write(level, text);
     }
 }

@@ -16,6 +16,7 @@ pub mod folders;
 pub mod host;
 pub mod script;
 pub mod script_log;
+mod token_bucket;
 pub mod session;
 
 use std::io;
@@ -131,11 +132,11 @@ impl LineLogger {
             self.dropped += self.pending.len().saturating_sub(keep);
             self.pending.truncate(keep);
             let text = String::from_utf8_lossy(&self.pending);
-            self.log.write(script_log::LogLevel::Info, &format!("{text} [cut {} bytes]", self.dropped));
+            self.log.write(bindings::Level::Info, &format!("{text} [cut {} bytes]", self.dropped));
         } else {
             let text = String::from_utf8_lossy(&self.pending);
             let text = text.trim_end_matches(['\r', '\n']);
-            self.log.write(script_log::LogLevel::Info, text);
+            self.log.write(bindings::Level::Info, text);
         }
         self.pending.clear();
         self.dropped = 0;

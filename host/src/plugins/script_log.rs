@@ -13,18 +13,12 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::bindings::Level;
+use super::token_bucket::TokenBucket;
 use crate::log::{MAX_LINE, clean};
 
 /// How often, at most, the count of suppressed lines is reported.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
-}
 
 pub struct ScriptLog {
     name: String,
@@ -34,8 +28,7 @@ pub struct ScriptLog {
 }
 
 struct Bucket {
-    tokens: f64,
-    refilled: Instant,
+    lines: TokenBucket,
     suppressed: u64,
     reported: Instant,
 }
@@ -47,19 +40,19 @@ impl ScriptLog {
         ScriptLog {
             name: name.to_string(),
             rate,
-            bucket: Mutex::new(Bucket { tokens: rate, refilled: now, suppressed: 0, reported: now }),
+            bucket: Mutex::new(Bucket { lines: TokenBucket::new(rate, rate), suppressed: 0, reported: now }),
         }
     }
 
     /// Log `text` as one line from this script, if its rate allows.
-    pub fn write(&self, level: LogLevel, text: &str) {
+    pub fn write(&self, level: Level, text: &str) {
         if let Some(text) = self.admit(text) {
             let name = &self.name;
             match level {
-                LogLevel::Error => tracing::error!(target: "lua", "{name}: {text}"),
-                LogLevel::Warn => tracing::warn!(target: "lua", "{name}: {text}"),
-                LogLevel::Info => tracing::info!(target: "lua", "{name}: {text}"),
-                LogLevel::Debug => tracing::debug!(target: "lua", "{name}: {text}"),
+                Level::Error => tracing::error!(target: "lua", "{name}: {text}"),
+                Level::Warn => tracing::warn!(target: "lua", "{name}: {text}"),
+                Level::Info => tracing::info!(target: "lua", "{name}: {text}"),
+                Level::Debug => tracing::debug!(target: "lua", "{name}: {text}"),
             }
         }
     }
@@ -77,51 +70,44 @@ impl ScriptLog {
     fn admit(&self, text: &str) -> Option<String> {
         let (allowed, report) = self.take_token();
         if let Some(count) = report {
-            tracing::warn!(
-                target: "lua",
-                "script \"{}\": {count} log lines suppressed (over {} lines/s)",
-                self.name,
-                self.rate
-            );
+            self.report(count);
         }
         allowed.then(|| clean(text, MAX_LINE))
+    }
+
+    fn report(&self, count: u64) {
+        tracing::warn!(target: "lua", "script \"{}\": {count} log lines suppressed (over {} lines/s)", self.name, self.rate);
     }
 
     /// Whether one more line may go out, and a count of suppressed lines to
     /// report now (at most once per `REPORT_EVERY`).
     fn take_token(&self) -> (bool, Option<u64>) {
         let mut b = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let elapsed = now.duration_since(b.refilled).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.rate).min(self.rate);
-        b.refilled = now;
-        let allowed = b.tokens >= 1.0;
-        if allowed {
-            b.tokens -= 1.0;
-        } else {
+        let allowed = b.lines.try_take(1.0);
+        if !allowed {
             b.suppressed += 1;
         }
-        let report = if b.suppressed > 0 && now.duration_since(b.reported) >= REPORT_EVERY {
-            b.reported = now;
-            Some(std::mem::take(&mut b.suppressed))
-        } else {
-            None
-        };
-        (allowed, report)
+        (allowed, b.due_report())
     }
 
     /// Report suppressed lines not yet reported (the ticker calls this, so a
     /// script that went quiet still has its count logged).
     pub fn flush_report(&self) {
-        let count = {
-            let mut b = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
-            if b.suppressed == 0 || b.reported.elapsed() < REPORT_EVERY {
-                return;
-            }
-            b.reported = Instant::now();
-            std::mem::take(&mut b.suppressed)
-        };
-        tracing::warn!(target: "lua", "script \"{}\": {count} log lines suppressed (over {} lines/s)", self.name, self.rate);
+        let due = self.bucket.lock().unwrap_or_else(|e| e.into_inner()).due_report();
+        if let Some(count) = due {
+            self.report(count);
+        }
+    }
+}
+
+impl Bucket {
+    /// The suppressed count, if there is one and the interval is over.
+    fn due_report(&mut self) -> Option<u64> {
+        if self.suppressed == 0 || self.reported.elapsed() < REPORT_EVERY {
+            return None;
+        }
+        self.reported = Instant::now();
+        Some(std::mem::take(&mut self.suppressed))
     }
 }
 
