@@ -202,16 +202,21 @@ class Idler:
         self.got = {}        # delivery number -> perf_counter when EXISTS came
         self.ended = None    # the tagged line after DONE
         self.task = None
+        self.stage = "not started"
 
     async def open(self, port, letters, timeout):
+        self.stage = "connect and greeting"
         self.conn = await ib.Conn.open(port, timeout)
+        self.stage = "CAPABILITY and LOGIN"
         await asyncio.wait_for(self.conn.login(USER), timeout)
+        self.stage = "SELECT INBOX"
         r = await asyncio.wait_for(self.conn.command("SELECT INBOX"), timeout)
         if r.status != "OK":
             raise ib.ImapError(f"SELECT INBOX: {ib.short(r.tagged)}")
         exists = [int(m.group(1)) for l, _ in r.untagged for m in [EXISTS_RE.match(l)] if m]
         if exists != [letters]:
             self.row.anomaly("SELECT did not answer the filled count", f"{exists} for {letters}")
+        self.stage = "IDLE (waiting for +)"
         self.tag = self.conn.next_tag()
         self.conn.w.write(f"{self.tag} IDLE\r\n".encode())
         while True:
@@ -271,7 +276,8 @@ async def measure(server, row, args):
                 await s.open(port, letters, args.timeout)
                 return True
             except Exception as e:
-                row.anomaly("session could not open (LOGIN/SELECT/IDLE)", f"{type(e).__name__}: {e}")
+                row.anomaly("session could not open", f"{type(e).__name__} {e} at {s.stage} "
+                            f"({time.monotonic() - t:.1f} s after opening began)")
                 if s.conn:
                     s.conn.close()
                 s.conn = None
