@@ -61,9 +61,21 @@ class Rumble(ib.RumbleServer):
     """bench/imap.py's rumble, plus MaxConnectionsPerIP 0 (all sessions come
     from 127.0.0.1) and an INBOX filled through the store."""
 
+    deliver_over = "imaps"
+
     def start(self):
         saved = ib.RUMBLE_CONF
-        ib.RUMBLE_CONF = saved + "MaxConnectionsPerIP 0\n"
+        extra = "MaxConnectionsPerIP 0\n"
+        if self.deliver_over == "imaps":
+            # Rumble's IMAP listener serves at most 500 sessions at once
+            # (imap::MAX_SESSIONS, not configurable): with 500 in IDLE the
+            # delivering session comes in through the IMAPS listener.
+            self.deliver_port, self.deliver_tls = ib.free_port(), True
+            extra += f"EnableIMAPS 1\nIMAPSPort {self.deliver_port}\n"
+        else:
+            self.deliver_port, self.deliver_tls = self.port, False
+            extra += "EnableIMAPS 0\n"
+        ib.RUMBLE_CONF = saved + extra
         try:
             super().start()
         finally:
@@ -100,6 +112,12 @@ class Dovecot(ib.DovecotServer):
     100 imap processes at most, and 1000 clients per service)."""
 
     sessions = 500
+
+    @property
+    def deliver_port(self):
+        return self.port
+
+    deliver_tls = False
 
     def start(self):
         n = self.sessions + 50
@@ -249,10 +267,26 @@ class Idler:
                 self.row.anomaly("unexpected line in IDLE", ib.short(line))
 
 
+async def open_conn(port, tls, timeout):
+    if not tls:
+        return await ib.Conn.open(port, timeout)
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the benchmark's server has a self-signed certificate
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", port, ssl=ctx, limit=1 << 22), timeout)
+    c = ib.Conn(reader, writer)
+    greeting, _ = await asyncio.wait_for(c.read_response(), timeout)
+    if not greeting.startswith(b"* OK"):
+        raise ib.ImapError(f"greeting: {ib.short(greeting)}")
+    return c
+
+
 async def measure(server, row, args):
     port, letters = server.port, row.letters
     loop_cpu0 = time.process_time()
-    deliverer = await ib.Conn.open(port, args.timeout)
+    deliverer = await open_conn(server.deliver_port, server.deliver_tls, args.timeout)
     await deliverer.login(USER)
     t = time.monotonic()
     r = await deliverer.command("SELECT INBOX")
@@ -261,7 +295,8 @@ async def measure(server, row, args):
     if exists != [letters]:
         raise ib.ImapError(f"warm-up SELECT: EXISTS {exists}, filled {letters}")
     await deliverer.command("CLOSE")
-    row.notes.append(f"first SELECT of the filled INBOX (warm-up session) took {warm_ms:.0f} ms")
+    row.notes.append(f"first SELECT of the filled INBOX (warm-up session) took {warm_ms:.0f} ms; deliveries over "
+                     f"{'IMAPS (port ' + str(server.deliver_port) + ')' if server.deliver_tls else 'IMAP'}")
     await asyncio.sleep(1.0)
     pids = server.pids()
     row.procs0 = len(pids)
@@ -422,7 +457,7 @@ def report(args, rows, binary_info, failures):
             notes.append(f"{r.server} {r.letters}: {r.missed} of {r.expected} notifications did not come "
                          f"within {args.wait:g} s")
         notes += [f"{r.server} {r.letters}: {n}" for n in r.notes]
-    notes += list(failures)
+    notes += list(failures) + INOTIFY_NOTE
     try:
         dv = subprocess.run([ib.DOVECOT, "--version"], capture_output=True, text=True).stdout.strip()
     except OSError:
@@ -437,6 +472,7 @@ def report(args, rows, binary_info, failures):
 
 
 LOAD_BEFORE = 0.0
+INOTIFY_NOTE = []
 
 
 def mean(values):
@@ -477,6 +513,12 @@ def main():
     ap.add_argument("--settle", type=float, default=2.0, help="seconds after opening sessions before measuring memory")
     ap.add_argument("--open-concurrency", type=int, default=20, help="sessions being opened at once (default 20)")
     ap.add_argument("--timeout", type=float, default=60, help="seconds for one command")
+    ap.add_argument("--rumble-deliver", choices=("imaps", "imap"), default="imaps",
+                    help="the listener rumble's delivering session uses (default imaps: the IMAP listener "
+                         "holds at most 500 sessions, all of them IDLE ones at the default --sessions)")
+    ap.add_argument("--keep-inotify", action="store_true",
+                    help="do not raise fs.inotify.max_user_instances for Dovecot (its imap processes all run "
+                         "as nobody, one inotify instance each; past the limit they poll every 30 s)")
     args = ap.parse_args()
     try:
         sizes = [int(x) for x in args.letters.split(",") if x.strip()]
@@ -493,6 +535,7 @@ def main():
         args.install = False
         ib.check_dovecot(args)
     Dovecot.sessions = args.sessions
+    Rumble.deliver_over = args.rumble_deliver
     limit = raise_nofile(args.sessions * 2 + 200)
     if limit < args.sessions + 100:
         sys.exit(f"open files limit {limit} is too low for {args.sessions} sessions")
@@ -502,6 +545,20 @@ def main():
     if "rumble" in order and not rumble.exists():
         sys.exit(f"{rumble} missing: run `cargo build --release` (or pass --rumble PATH)")
 
+    inotify = pathlib.Path("/proc/sys/fs/inotify/max_user_instances")
+    inotify_saved = None
+    if "dovecot" in order and not args.keep_inotify:
+        try:
+            current = int(inotify.read_text())
+            need = 4 * args.sessions + 256
+            if current < need:
+                inotify.write_text(f"{need}\n")
+                inotify_saved = current
+                INOTIFY_NOTE.append(f"fs.inotify.max_user_instances raised from {current} to {need} for the run "
+                                    f"(restored afterwards): Dovecot's imap processes all run as nobody and each takes inotify instances")
+        except OSError as e:
+            INOTIFY_NOTE.append(f"could not raise fs.inotify.max_user_instances ({e}): Dovecot sessions past the "
+                                f"limit poll every 30 s instead of being woken")
     work = pathlib.Path(tempfile.mkdtemp(prefix="rumble-idle-bench-"))
     os.chmod(work, 0o755)
     rows, failures, binary_info = [], [], ""
@@ -523,6 +580,8 @@ def main():
                     failures.append(f"{name} ({letters} letters) failed: {type(e).__name__}: {str(e)[:800]}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if inotify_saved is not None:
+            inotify.write_text(f"{inotify_saved}\n")
     if not rows:
         sys.exit("no server run completed:\n" + "\n".join(failures))
     report(args, rows, binary_info, failures)

@@ -92,8 +92,9 @@ def test_serve_creates_the_store_on_first_start(tmp_path, start_server):
     assert "store schema migrated to version 1" in server.log()
     assert "store schema migrated to version 2" in server.log()
     assert "store schema migrated to version 3" in server.log()
+    assert "store schema migrated to version 4" in server.log()
     with sqlite3.connect(tmp_path / "data" / "rumble.sqlite") as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 4
         assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     server.stop()
     again = start_server(f"DataFolder {tmp_path}/data\n")
