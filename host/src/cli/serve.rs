@@ -153,7 +153,7 @@ fn load_tls(s: &Settings) -> Result<Option<Arc<rustls::ServerConfig>>> {
         CertSource::Configured { cert } => tracing::info!(target: "core", "TLS certificate {}", cert.display()),
         CertSource::SelfSigned { cert, created } => tracing::warn!(
             target: "core",
-            "TLS uses a self-signed certificate{} {}: set TLSCertificate and TLSKey for one clients trust",
+            "TLS uses a self-signed certificate{} {}: clients will not trust it; set TLSCertificate and TLSKey to a certificate they trust",
             if *created { " created at" } else { "" },
             cert.display()
         ),
