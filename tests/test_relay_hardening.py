@@ -110,6 +110,17 @@ def test_self_signed_certificate_warning_reads_well(relay):
     assert re.search(r"self-signed certificate.*clients will not trust it; set TLSCertificate and TLSKey", log), log
 
 
+def test_received_names_the_tls_version_and_cipher(relay):
+    before = len(letters(relay.folder, "ann@example.org"))
+    with smtplib.SMTP("127.0.0.1", relay.port) as s:
+        s.starttls(context=tls_context())
+        s.sendmail("x@far.test", ["ann@example.org"], "Subject: tls\r\n\r\nsecret\r\n")
+    raw = letter_bytes(relay.folder, wait_letters(relay.folder, "ann@example.org", before + 1)[-1])
+    received = raw.split(b"\r\n\r\n")[0].split(b"Received: ")[1]
+    assert re.search(rb"\(using TLSv1\.[23] with cipher TLS_[A-Z0-9_]+\)\r\n\tby mx\.example\.org \(Rumble\) with ESMTPS ",
+                     received), received
+
+
 def test_unknown_recipient_reply_names_the_address(relay):
     got = raw_session(relay.port, [b"EHLO client.test", b"MAIL FROM:<x@far.test>", b"RCPT TO:<Nobody@example.org>",
                                    b"QUIT"])
