@@ -16,6 +16,7 @@ mod outcome;
 pub mod outbound;
 mod remote;
 pub mod route;
+mod wire_format;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
