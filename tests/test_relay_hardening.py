@@ -117,6 +117,33 @@ def test_too_many_errors_are_logged(relay):
     relay.server.wait_for_log(r"WARN.*127\.0\.0\.1: 10 bad commands; session closed")
 
 
+# -- 19: SMTPUTF8 only when the message needs it ---------------------------------
+
+def test_ascii_message_with_smtputf8_reaches_a_server_without_it(relay, net):
+    sink, old, _ = net
+    relay.send("x@far.test", ["old@example.org"], b"Subject: plain ascii\r\n\r\nascii\r\n", mail_options=["SMTPUTF8"])
+    got = at_sink(old, lambda m: b"Subject: plain ascii" in m["data"], "the ASCII message at the old server")[0]
+    assert "SMTPUTF8" not in got["mail_options"]
+    # A UTF-8 header does need it: that one still fails with 5.6.7.
+    before = len(bounces_to(sink, "x@far.test"))
+    relay.send("x@far.test", ["old@example.org"], "Subject: caf\u00e9\r\n\r\nx\r\n".encode(), mail_options=["SMTPUTF8"])
+    bounce = wait_until(lambda: bounces_to(sink, "x@far.test")[before:], timeout=20, what="the 5.6.7 bounce")[0]
+    assert "Status: 5.6.7" in status_of(bounce)
+
+
+# -- 20: 8-bit content is declared -------------------------------------------------
+
+def test_undeclared_8bit_body_is_declared(relay, net):
+    sink = net[0]
+    relay.send("x@far.test", ["out@example.org"], "Subject: eight\r\n\r\ncaf\u00e9\r\n".encode())
+    relay.send("x@far.test", ["out@example.org"], b"Subject: seven\r\n\r\nplain\r\n", mail_options=["BODY=8BITMIME"])
+    eight = at_sink(sink, lambda m: b"Subject: eight" in m["data"], "the 8-bit message")[0]
+    assert "BODY=8BITMIME" in eight["mail_options"], eight["mail_options"]
+    assert "caf\u00e9".encode() in eight["data"]
+    seven = at_sink(sink, lambda m: b"Subject: seven" in m["data"], "the 7-bit message")[0]
+    assert not [o for o in seven["mail_options"] if o.startswith("BODY=")], seven["mail_options"]
+
+
 # -- 21: lines over 998 octets are folded or broken ---------------------------------
 
 def test_long_lines_are_folded_for_relaying(relay, net):

@@ -1,4 +1,4 @@
-//! A stored message as it goes out after DATA.
+//! A stored message as it goes out after DATA, and what it contains.
 //!
 //! [`WireFormatter`] makes every line safe for the next hop, streaming:
 //!
@@ -13,6 +13,13 @@
 //!   broken with CRLF SPACE, as Postfix does (`smtp_line_length_limit`): the
 //!   space keeps a header continuation valid and does the least harm to
 //!   MIME parts (base64 decoders skip it).
+//!
+//! [`ContentScan`] says whether a message has 8-bit octets (so MAIL gets
+//! `BODY=8BITMIME`) and whether its header does (so it needs SMTPUTF8 if
+//! the client asked for it).
+
+use std::io::{self, Read};
+use std::path::Path;
 
 /// Longest line content on the wire, CRLF excluded (RFC 5322 §2.1.1).
 pub const MAX_LINE: usize = 998;
@@ -105,6 +112,71 @@ fn fold_point(line: &[u8]) -> Option<usize> {
     line.iter().rposition(is_wsp).filter(|&at| at > first_text)
 }
 
+/// What a message holds that the next hop must be told about.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Content {
+    /// Some octet is 0x80 or above, anywhere.
+    pub eight_bit: bool,
+    /// Some octet of the header block is 0x80 or above (UTF-8 headers).
+    pub header_eight_bit: bool,
+}
+
+/// Streaming scan for [`Content`].
+#[derive(Debug)]
+pub struct ContentScan {
+    content: Content,
+    in_header: bool,
+    /// The current header line has something besides CR.
+    line_has_text: bool,
+}
+
+impl Default for ContentScan {
+    fn default() -> Self {
+        ContentScan { content: Content::default(), in_header: true, line_has_text: false }
+    }
+}
+
+impl ContentScan {
+    pub fn feed(&mut self, input: &[u8]) {
+        let mut rest = input;
+        while self.in_header && !rest.is_empty() {
+            let byte = rest[0];
+            rest = &rest[1..];
+            if byte >= 0x80 {
+                self.content.eight_bit = true;
+                self.content.header_eight_bit = true;
+            }
+            match byte {
+                b'\n' if !self.line_has_text => self.in_header = false,
+                b'\n' => self.line_has_text = false,
+                b'\r' => {}
+                _ => self.line_has_text = true,
+            }
+        }
+        if !self.content.eight_bit && rest.iter().any(|&b| b >= 0x80) {
+            self.content.eight_bit = true;
+        }
+    }
+
+    pub fn content(&self) -> Content {
+        self.content
+    }
+}
+
+/// Reads the message at `path` once and reports its [`Content`].
+pub fn scan_file(path: &Path) -> io::Result<Content> {
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut scan = ContentScan::default();
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(scan.content());
+        }
+        scan.feed(&buf[..n]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +250,21 @@ mod tests {
         let msg = [b".".as_slice(), &[b'y'; MAX_LINE]].concat();
         let got = wire(&[b"\r\n".as_slice(), &msg].concat());
         assert!(lines(&got).iter().all(|l| l.len() <= MAX_LINE));
+    }
+
+    fn scan(input: &[u8]) -> Content {
+        let mut s = ContentScan::default();
+        for chunk in input.chunks(3) {
+            s.feed(chunk);
+        }
+        s.content()
+    }
+
+    #[test]
+    fn content_scan_tells_header_from_body() {
+        assert_eq!(scan(b"S: plain\r\n\r\nplain\r\n"), Content::default());
+        assert_eq!(scan("S: plain\r\n\r\ncaf\u{e9}\r\n".as_bytes()), Content { eight_bit: true, header_eight_bit: false });
+        assert_eq!(scan("S: caf\u{e9}\r\n\r\nplain\r\n".as_bytes()), Content { eight_bit: true, header_eight_bit: true });
+        assert_eq!(scan("S: a\n\ncaf\u{e9}".as_bytes()), Content { eight_bit: true, header_eight_bit: false });
     }
 }
