@@ -94,6 +94,69 @@ def status_of(bounce):
     return msg.get_payload()[1].as_string()
 
 
+# -- 16: our own storage failing holds mail, it does not bounce it ------------
+
+def storage_failures(server, fid):
+    return len(re.findall(rf"{fid}.*local delivery failed", server.log()))
+
+
+def broken_mailbox_server(folder, net, extra=""):
+    """ann@example.org's letter folder lies under a regular file: every
+    letter written there fails with ENOTDIR, even for root."""
+    blocker = folder / "mail-disk"
+    blocker.write_text("a file where the domain's letter folder should be\n")
+    r = Rumble(folder, net, extra)
+    r.admin("domain", "add", "example.org", "--path", str(blocker / "letters"))
+    r.admin("account", "add", "ann@example.org", "--password", "pw")
+    return r.start(), blocker
+
+
+def send_both(r):
+    """One message from a remote sender, one from <>; their spool ids."""
+    r.send("x@far.test", ["ann@example.org"], "Subject: from x\r\n\r\nhello\r\n")
+    r.send("", ["ann@example.org"], "Subject: a bounce\r\n\r\nreport\r\n")
+    rows = wait_until(lambda: len(queue(r.folder)) == 2 and queue(r.folder), what="two queued rows")
+    return {row[1]: row[0] for row in rows}  # sender -> fid
+
+
+def test_local_storage_failure_holds_mail_until_repaired(tmp_path, net):
+    sink = net[0]
+    r, blocker = broken_mailbox_server(tmp_path, net)
+    fids = send_both(r)
+    # More tries than DeliveryAttempts (2), each failing on our own disk.
+    wait_until(lambda: all(storage_failures(r, f) >= 3 for f in fids.values()) or len(queue(tmp_path)) < 2,
+               timeout=30, what="three failed local deliveries of each message")
+    rows = queue(tmp_path)
+    assert sorted(row[0] for row in rows) == sorted(fids.values()), f"a message left the queue: {rows}\n{r.log()}"
+    assert all(row[4] == 0 and row[5].startswith("held: 4.3.0") for row in rows), rows
+    assert not bounces_to(sink, "x@far.test"), "our own disk failing is not the recipient's fault"
+    assert re.search(rf"WARN.*queue row \d+ \({fids['']} from <> to ann@example.org\) held", r.log()), r.log()
+
+    blocker.unlink()  # the operator repairs the disk
+    blocker.mkdir()
+    wait_letters(tmp_path, "ann@example.org", 2, timeout=30)
+    wait_until(lambda: not queue(tmp_path), what="queue drained")
+    assert len(letters(tmp_path, "ann@example.org")) == 2, "each message exactly once"
+    assert not bounces_to(sink, "x@far.test")
+    r.server.stop()
+
+
+def test_held_mail_bounces_only_after_the_queue_lifetime(tmp_path, net):
+    sink = net[0]
+    before = len(bounces_to(sink, "x@far.test"))
+    r, _ = broken_mailbox_server(tmp_path, net, "MaximalQueueLifetime 3\n")
+    fids = send_both(r)
+    bounce = wait_until(lambda: bounces_to(sink, "x@far.test")[before:], timeout=30, what="the bounce")[0]
+    assert storage_failures(r, fids["x@far.test"]) > 2, "held past DeliveryAttempts before the lifetime ran out"
+    status = status_of(bounce)
+    assert "Status: 4.3.0" in status and "MaximalQueueLifetime" in status, status
+    # Nobody can be told about the one from <>: the log says so, at ERROR.
+    wait_until(lambda: re.search(rf"ERROR.*{fids['']} from <> to ann@example.org\) dropped after MaximalQueueLifetime",
+                                 r.log()), what="an ERROR for the message from <>")
+    wait_until(lambda: not queue(tmp_path), what="queue drained")
+    r.server.stop()
+
+
 # -- 17: bare CR goes out as CRLF ----------------------------------------------
 
 def test_bare_cr_is_relayed_as_crlf(relay, net):

@@ -79,6 +79,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         storage: settings.storage_folder.clone(),
         delivery_attempts: settings.delivery_attempts,
         retry_interval: settings.retry_interval,
+        maximal_queue_lifetime: settings.maximal_queue_lifetime,
         ignore_mx: settings.ignore_mx.clone(),
         force_ipv4: settings.force_ipv4,
         dns_server: settings.dns_server,
