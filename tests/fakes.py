@@ -462,13 +462,15 @@ class SmtpSink:
     per address so retries can be asserted. `data_reply` forces the reply
     after DATA; a non-2xx one means the message is not recorded.
 
-    Advertises 8BITMIME and SMTPUTF8, and STARTTLS when given a cert and key.
+    Advertises 8BITMIME, SMTPUTF8 (unless `smtputf8=False`, to play an older
+    server), and STARTTLS when given a cert and key.
     """
 
     def __init__(self, port=None, tls_cert=None, tls_key=None, rules=None,
-                 data_reply=None, hostname="sink.test"):
+                 data_reply=None, hostname="sink.test", smtputf8=True):
         self._wanted_port = port
         self.hostname = hostname
+        self.smtputf8 = smtputf8
         self.tls_context = None
         if tls_cert or tls_key:
             if not (tls_cert and tls_key):
@@ -609,7 +611,7 @@ class SmtpSink:
         self.port = sock.getsockname()[1]
         kwargs = dict(
             hostname="127.0.0.1", port=self.port, server_hostname=self.hostname,
-            enable_SMTPUTF8=True, decode_data=False,
+            enable_SMTPUTF8=self.smtputf8, decode_data=False,
         )
         if self.tls_context is not None:
             kwargs["tls_context"] = self.tls_context

@@ -13,8 +13,15 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::services::ServiceStats;
 
-pub trait SessionStream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> SessionStream for T {}
+pub trait SessionStream: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static {
+    /// The concrete stream, so [`tls_summary`] can see a TLS one.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static> SessionStream for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 pub type BoxStream = Box<dyn SessionStream>;
 
@@ -187,6 +194,22 @@ impl Drop for Slot {
             }
         }
     }
+}
+
+/// What a TLS session negotiated, for a Received header (RFC 8314 §4.3):
+/// "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384"; None for a plain stream.
+pub fn tls_summary(stream: &BoxStream) -> Option<String> {
+    // `&**`: the boxed stream itself, not the Box (which is a SessionStream too).
+    let tls = (**stream).as_any().downcast_ref::<tokio_rustls::server::TlsStream<BoxStream>>()?;
+    let conn = tls.get_ref().1;
+    let version = match conn.protocol_version()? {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+        other => format!("{other:?}"),
+    };
+    let suite = conn.negotiated_cipher_suite()?.suite();
+    let name = suite.as_str().map_or_else(|| format!("{suite:?}"), |n| n.replacen("TLS13_", "TLS_", 1));
+    Some(format!("{version} with cipher {name}"))
 }
 
 /// Run the server side of a TLS handshake on `stream`.

@@ -79,6 +79,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         storage: settings.storage_folder.clone(),
         delivery_attempts: settings.delivery_attempts,
         retry_interval: settings.retry_interval,
+        maximal_queue_lifetime: settings.maximal_queue_lifetime,
         ignore_mx: settings.ignore_mx.clone(),
         force_ipv4: settings.force_ipv4,
         dns_server: settings.dns_server,
@@ -153,7 +154,7 @@ fn load_tls(s: &Settings) -> Result<Option<Arc<rustls::ServerConfig>>> {
         CertSource::Configured { cert } => tracing::info!(target: "core", "TLS certificate {}", cert.display()),
         CertSource::SelfSigned { cert, created } => tracing::warn!(
             target: "core",
-            "TLS uses a self-signed certificate{} {}: set TLSCertificate and TLSKey for one clients trust",
+            "TLS uses a self-signed certificate{} {}: clients will not trust it; set TLSCertificate and TLSKey to a certificate they trust",
             if *created { " created at" } else { "" },
             cert.display()
         ),

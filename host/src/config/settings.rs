@@ -218,6 +218,10 @@ pub struct Settings {
     pub delivery_attempts: u32,
     /// `RetryInterval`: wait after a 4xx; default 360s (0 also means 360s).
     pub retry_interval: Duration,
+    /// `MaximalQueueLifetime`: how long mail held by a failure of our own
+    /// storage stays queued before it bounces; default 5 days (Postfix's
+    /// maximal_queue_lifetime).
+    pub maximal_queue_lifetime: Duration,
     /// `BlockOutgoingMail`: refuse relaying to non-local domains.
     pub block_outgoing_mail: bool,
     /// `DNSServer`: the one DNS server the mailman asks (`ip` or `ip:port`);
@@ -284,6 +288,7 @@ const KNOWN: &[&str] = &[
     "IgnoreMX",
     "DeliveryAttempts",
     "RetryInterval",
+    "MaximalQueueLifetime",
     "BlockOutgoingMail",
     "LoadScript",
     "LoadModule",
@@ -533,6 +538,7 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
         ignore_mx: ignore_mx(&r),
         delivery_attempts: delivery_attempts(&r)?,
         retry_interval: retry_interval(&r)?,
+        maximal_queue_lifetime: maximal_queue_lifetime(&r)?,
         block_outgoing_mail: r.flag("BlockOutgoingMail")?,
         dns_server: r.parsed("DNSServer", "an IP address with an optional port, such as 127.0.0.1:53", parse_dns_server)?,
         outgoing_smtp_port: r.port("OutgoingSMTPPort", 25)?,
@@ -613,6 +619,23 @@ fn retry_interval(r: &Reader<'_>) -> Result<Duration, ConfigError> {
     })?;
     Ok(d.filter(|d| !d.is_zero())
         .unwrap_or(Duration::from_secs(360)))
+}
+
+/// `MaximalQueueLifetime`: a bare number is seconds, like RetryInterval;
+/// 0 means the default, 5 days.
+fn maximal_queue_lifetime(r: &Reader<'_>) -> Result<Duration, ConfigError> {
+    let expected = "a number of seconds or a duration such as 12h or 5d (0 = 5d)";
+    let d = r.parsed("MaximalQueueLifetime", expected, parse_lifetime)?;
+    Ok(d.filter(|d| !d.is_zero()).unwrap_or(Duration::from_secs(5 * 86_400)))
+}
+
+/// A duration in days (`5d`, Postfix's unit for queue lifetimes) or as
+/// [`parse_duration`] reads it, bare numbers in seconds.
+fn parse_lifetime(v: &str) -> Option<Duration> {
+    match split_number(v)? {
+        (days, unit) if unit == "d" => days.checked_mul(86_400).map(Duration::from_secs),
+        _ => parse_duration(v, TimeUnit::Seconds),
+    }
 }
 
 /// `LogLines`: at least 200; at most a million, to bound the ring's memory.
@@ -1151,6 +1174,7 @@ mod tests {
         assert!(!s.enforce_fqdn);
         assert!(s.ignore_mx.is_empty());
         assert_eq!(s.delivery_attempts, 5);
+        assert_eq!(s.maximal_queue_lifetime, Duration::from_secs(5 * 86_400));
         assert_eq!(s.retry_interval, Duration::from_secs(360));
         assert_eq!((s.dns_server, s.outgoing_smtp_port), (None, 25));
         assert_eq!(s.smtp_timeout, Duration::from_secs(300));
@@ -1201,6 +1225,7 @@ IMAP4Port 1143
 IgnoreMX mx.FakeMX.net  mx.fakemx.com
 DeliveryAttempts 9
 RetryInterval 90
+MaximalQueueLifetime 2d
 DNSServer 127.0.0.1:5353
 OutgoingSMTPPort 2526
 SMTPTimeout 20
@@ -1292,6 +1317,7 @@ ScriptSessionTimeout 2m
         );
         assert_eq!(s.delivery_attempts, 9);
         assert_eq!(s.retry_interval, Duration::from_secs(90));
+        assert_eq!(s.maximal_queue_lifetime, Duration::from_secs(2 * 86_400));
         assert_eq!(s.dns_server, Some("127.0.0.1:5353".parse().unwrap()));
         assert_eq!(s.outgoing_smtp_port, 2526);
         assert_eq!(s.smtp_timeout, Duration::from_secs(20));

@@ -48,7 +48,7 @@ impl Mailman {
         let route = match self.store.call(move |c| resolve(c, &storage, &rcpt)).await {
             Ok(route) => route,
             Err(e) => {
-                self.settle(vec![(item.clone(), Outcome::Temporary(format!("4.3.0 store error: {e}")))]).await;
+                self.settle(vec![(item.clone(), Outcome::Held(format!("4.3.0 store error: {e}")))]).await;
                 return Handled::Done;
             }
         };
@@ -58,11 +58,13 @@ impl Mailman {
             Route::Fail { status, text } => Outcome::permanent(status, text, None),
             Route::Forward(targets) => match self.forward(item, targets).await {
                 Ok(()) => return Handled::Done,
-                Err(e) => Outcome::Temporary(format!("4.3.0 cannot queue alias targets: {e}")),
+                Err(e) => Outcome::Held(format!("4.3.0 cannot queue alias targets: {e}")),
             },
             Route::Mailbox { account, letters } => match self.deliver_to_mailbox(item, account, letters).await {
                 Ok(()) => return Handled::Done,
-                Err(e) => Outcome::Temporary(format!("4.3.0 local delivery failed: {e}")),
+                // Our disk or store failed (ENOSPC, EIO, a lock): not the
+                // recipient's fault, so it must not bounce with the attempts.
+                Err(e) => Outcome::Held(format!("4.3.0 local delivery failed: {e}")),
             },
         };
         self.settle(vec![(item.clone(), outcome)]).await;
@@ -80,7 +82,7 @@ impl Mailman {
         let (letter, size) = tokio::task::spawn_blocking(move || spool::deliver_letter(&spool_file, &dir, header.as_bytes()))
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("writing a letter into {}: {e}", letters.display()))?;
         let (id, fid, l) = (item.id, item.fid.clone(), letter.clone());
         let recorded = self
             .store
@@ -105,7 +107,7 @@ impl Mailman {
             }
             Err(e) => {
                 let _ = std::fs::remove_file(spool::letter_path(&letters, &letter));
-                Err(e.to_string())
+                Err(format!("recording letter {letter}: {e}"))
             }
         }
     }

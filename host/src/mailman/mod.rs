@@ -16,6 +16,7 @@ mod outcome;
 pub mod outbound;
 mod remote;
 pub mod route;
+mod wire_format;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -37,6 +38,8 @@ pub struct MailmanConfig {
     pub storage: PathBuf,
     pub delivery_attempts: u32,
     pub retry_interval: Duration,
+    /// How long mail held by our own storage failing may stay queued.
+    pub maximal_queue_lifetime: Duration,
     pub ignore_mx: Vec<String>,
     pub force_ipv4: bool,
     pub dns_server: Option<SocketAddr>,

@@ -15,7 +15,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use crate::smtp::data::DotStuffer;
+use super::wire_format::WireFormatter;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 use tokio::time::timeout;
@@ -396,15 +396,15 @@ enum DataError {
     Remote(SessionError),
 }
 
-/// Streams the message through a dot-stuffing, CRLF-normalising buffer
-/// and ends it with ".".
+/// Streams the message through [`WireFormatter`] (CRLF line ends, lines
+/// of at most 998 octets, dot-stuffing) and ends it with ".".
 async fn send_message(
     conn: &mut Conn,
     mut message: impl AsyncRead + Unpin,
 ) -> Result<(), DataError> {
     let mut input = vec![0u8; CHUNK];
     let mut output = Vec::with_capacity(CHUNK + CHUNK / 2);
-    let mut stuffer = DotStuffer::default();
+    let mut stuffer = WireFormatter::default();
     loop {
         let n = message.read(&mut input).await.map_err(DataError::Local)?;
         output.clear();
@@ -1012,6 +1012,7 @@ mod tests {
 
     #[test]
     fn dot_stuffing_across_chunks() {
+        use crate::smtp::data::DotStuffer;
         let msg = b".a\r\n.\n\r\n..\rx\n.";
         let mut whole = Vec::new();
         let mut s = DotStuffer::default();

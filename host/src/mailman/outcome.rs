@@ -4,8 +4,15 @@
 //! sender. The bounce is written and queued in the same transaction that
 //! removes the failed rows, so a failure is never lost and never reported
 //! twice. Mail from the null sender is never bounced (RFC 5321 §4.5.5).
+//!
+//! A failure of our own storage (disk full, I/O error, store busy) is not
+//! the recipient's fault: such a row is *held*. It stays queued without
+//! using up `DeliveryAttempts`, is tried again after a wait that grows with
+//! its age (Postfix's backoff: at least `RetryInterval`, at most an hour),
+//! and bounces only once it is older than `MaximalQueueLifetime`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use super::dsn::{self, Action, Failure, Report};
 use super::Mailman;
@@ -14,6 +21,8 @@ use crate::store::{spool, unix_now};
 
 /// Most of the original message returned in a bounce: its header block.
 const RETURNED_HEADERS_MAX: usize = 64 * 1024;
+/// Longest wait between tries of a held row (Postfix: maximal_backoff_time).
+const HELD_BACKOFF_MAX: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub(super) enum Outcome {
@@ -21,6 +30,9 @@ pub(super) enum Outcome {
     /// Try again later; the text starts with an enhanced status code or a reply.
     Temporary(String),
     Permanent { status: String, diagnostic: String, remote_mta: Option<String> },
+    /// Our own storage failed (the text starts with an enhanced status
+    /// code): keep the row queued, do not count the attempt.
+    Held(String),
 }
 
 impl Outcome {
@@ -45,6 +57,14 @@ impl Mailman {
                 }
                 Outcome::Permanent { status, diagnostic, remote_mta } => {
                     failed.push((item.clone(), failure(&item, &status, diagnostic, remote_mta)));
+                }
+                Outcome::Held(reason) => {
+                    let lifetime = self.cfg.maximal_queue_lifetime.as_secs() as i64;
+                    if unix_now() - item.created < lifetime {
+                        self.hold(&item, &reason).await;
+                    } else {
+                        failed.push((item.clone(), self.expired(&item, reason)));
+                    }
                 }
             }
         }
@@ -87,6 +107,45 @@ impl Mailman {
         }
         // The delivery loop may be asleep without knowing this row's new time.
         self.queued.notify_one();
+    }
+
+    /// Keep a row our own storage could not take, and say so loudly: the
+    /// operator has to fix the disk, the mail is waiting for it.
+    async fn hold(&self, item: &QueueItem, reason: &str) {
+        let wait = held_backoff(unix_now() - item.created, self.cfg.retry_interval);
+        let at = unix_now() + wait.as_secs() as i64;
+        tracing::warn!(
+            target: "mailman",
+            "queue row {} ({} from <{}> to {}) held, next try in {}s: {reason}",
+            item.id,
+            item.fid,
+            item.sender,
+            item.recipient,
+            wait.as_secs()
+        );
+        let (id, why) = (item.id, format!("held: {reason}"));
+        if let Err(e) = self.store.call(move |c| queue::hold(c, id, at, &why)).await {
+            tracing::error!(target: "mailman", "cannot reschedule held queue row {id}: {e}");
+        }
+        self.queued.notify_one();
+    }
+
+    /// A held row past `MaximalQueueLifetime` fails; mail from `<>` has no
+    /// one to tell, so the log is the only trace and says so.
+    fn expired(&self, item: &QueueItem, reason: String) -> Failure {
+        let days = self.cfg.maximal_queue_lifetime.as_secs_f64() / 86_400.0;
+        let diagnostic = format!("{reason} (queued longer than MaximalQueueLifetime, {days:.1} days)");
+        if item.sender.is_empty() {
+            tracing::error!(
+                target: "mailman",
+                "queue row {} ({} from <> to {}) dropped after MaximalQueueLifetime: {diagnostic}",
+                item.id,
+                item.fid,
+                item.recipient
+            );
+        }
+        let status = dsn::status_from_reply(&reason, false);
+        failure(item, &status, diagnostic, None)
     }
 
     /// One bounce for rows of the same message and sender.
@@ -170,6 +229,13 @@ impl Mailman {
     }
 }
 
+/// Postfix's backoff: wait as long as the message has waited so far,
+/// between `RetryInterval` and an hour.
+fn held_backoff(age_secs: i64, retry_interval: Duration) -> Duration {
+    let age = Duration::from_secs(age_secs.max(0) as u64);
+    age.clamp(retry_interval, HELD_BACKOFF_MAX.max(retry_interval))
+}
+
 fn failure(item: &QueueItem, status: &str, diagnostic: String, remote_mta: Option<String>) -> Failure {
     Failure {
         recipient: item.recipient.clone(),
@@ -200,4 +266,20 @@ fn read_head(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 
 fn envid(params: &str) -> Option<String> {
     params.split(' ').find_map(|p| p.strip_prefix("ENVID=")).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_rows_back_off_with_their_age_within_bounds() {
+        let retry = Duration::from_secs(360);
+        assert_eq!(held_backoff(0, retry), retry);
+        assert_eq!(held_backoff(-5, retry), retry, "a clock step back");
+        assert_eq!(held_backoff(1000, retry), Duration::from_secs(1000));
+        assert_eq!(held_backoff(86_400, retry), HELD_BACKOFF_MAX);
+        let slow = Duration::from_secs(7200);
+        assert_eq!(held_backoff(86_400, slow), slow, "never sooner than RetryInterval");
+    }
 }

@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::outbound::{self, Attempt, Envelope, RcptOutcome};
 use super::outcome::Outcome;
 use super::route::{self, RouteError};
+use super::wire_format;
 use super::Mailman;
 use crate::store::queue::QueueItem;
 use crate::store::spool;
@@ -86,12 +87,18 @@ impl Mailman {
             Ok(m) => m.len(),
             Err(e) => return vec![Outcome::Temporary(format!("4.3.0 cannot read the message: {e}")); items.len()],
         };
+        let scan_path = path.clone();
+        let content = match tokio::task::spawn_blocking(move || wire_format::scan_file(&scan_path)).await {
+            Ok(Ok(content)) => content,
+            Ok(Err(e)) => return vec![Outcome::Temporary(format!("4.3.0 cannot read the message: {e}")); items.len()],
+            Err(e) => return vec![Outcome::Temporary(format!("4.3.0 cannot scan the message: {e}")); items.len()],
+        };
         let env = Envelope {
             sender: &first.sender,
             recipients: &recipients,
             size,
-            eight_bit: first.params.split(' ').any(|p| p == "BODY=8BITMIME"),
-            smtputf8: first.params.split(' ').any(|p| p == "SMTPUTF8"),
+            eight_bit: content.eight_bit,
+            smtputf8: needs_smtputf8(&first.sender, &recipients, &first.params, content.header_eight_bit),
         };
         let mut last_error = String::from("no host to try");
         for host in hosts {
@@ -128,6 +135,15 @@ fn outcome(o: RcptOutcome, host: &str) -> Outcome {
             Outcome::permanent(&status, reply, Some(host.to_string()))
         }
     }
+}
+
+/// Whether the next hop must support SMTPUTF8 (RFC 6531): an address is
+/// not ASCII, or the client asked for SMTPUTF8 and the header has UTF-8.
+/// The client's parameter alone does not count: an all-ASCII message goes
+/// to any server, as Postfix sends it (`smtputf8_enable` autodetection).
+fn needs_smtputf8(sender: &str, recipients: &[String], params: &str, header_eight_bit: bool) -> bool {
+    let asked = params.split(' ').any(|p| p == "SMTPUTF8");
+    !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii()) || (asked && header_eight_bit)
 }
 
 /// Relays a message may have passed before it is taken for a loop
@@ -183,6 +199,17 @@ mod tests {
         let path = dir.path().join("m");
         std::fs::write(&path, b"Received: a\r\nreceived: b\r\n\tmore\r\nSubject: x\r\n\r\nReceived: in the body\r\n").unwrap();
         assert_eq!(super::received_headers(&path).unwrap(), 2);
+    }
+
+    #[test]
+    fn smtputf8_is_needed_only_for_utf8_addresses_or_asked_utf8_headers() {
+        use super::needs_smtputf8;
+        let ascii = ["bob@far.test".to_string()];
+        assert!(!needs_smtputf8("a@b.test", &ascii, "SIZE=9 SMTPUTF8", false), "asked, but nothing needs it");
+        assert!(needs_smtputf8("a@b.test", &ascii, "SMTPUTF8", true));
+        assert!(!needs_smtputf8("a@b.test", &ascii, "BODY=8BITMIME", true), "legacy 8-bit header, not asked");
+        assert!(needs_smtputf8("j\u{f6}rg@b.test", &ascii, "", false));
+        assert!(needs_smtputf8("", &["\u{e9}@far.test".to_string()], "SMTPUTF8", false));
     }
 
     #[test]

@@ -257,7 +257,8 @@ pub fn dot_stuff(message: &[u8], out: &mut Vec<u8>) {
 /// RFC 5321 §4.5.2 transparency plus line-end repair, across chunk
 /// boundaries: a line starting with "." gets another; a bare LF becomes
 /// CRLF; the message is made to end with CRLF. Long lines pass as they are.
-/// Used to send a stored message: SMTP out (mailman), POP3 RETR/TOP.
+/// Used by POP3 RETR/TOP; the mailman's SMTP client also repairs bare CR
+/// and long lines (`mailman::wire_format`).
 #[derive(Debug)]
 pub struct DotStuffer {
     line_start: bool,

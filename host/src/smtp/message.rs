@@ -259,8 +259,13 @@ impl Session {
             [one] => format!("\r\n\tfor <{one}>"),
             _ => String::new(),
         };
+        // Like Postfix: which TLS protected the hop, as a comment.
+        let tls_clause = match crate::stream::tls_summary(self.io.get_ref()) {
+            Some(summary) => format!("\r\n\t(using {summary})"),
+            None => String::new(),
+        };
         format!(
-            "Received: from {helo} ([{}])\r\n\tby {} (Rumble) with {with} id {id}{for_clause};\r\n\t{}\r\n",
+            "Received: from {helo} ([{}]){tls_clause}\r\n\tby {} (Rumble) with {with} id {id}{for_clause};\r\n\t{}\r\n",
             self.peer.ip(),
             self.ctx.server_name,
             rfc5322_now()

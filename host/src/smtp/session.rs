@@ -115,7 +115,8 @@ enum Line {
 /// Where a recipient would go.
 enum Recipient {
     Local(String),
-    Unknown,
+    /// Our domain, no such account: the address as the client wrote it.
+    Unknown(String),
     Foreign(String),
 }
 
@@ -170,6 +171,7 @@ impl Session {
                 }
             };
             if self.errors >= self.ctx.max_errors {
+                tracing::warn!(target: "smtp", "{}: {} bad commands; session closed", self.peer.ip(), self.errors);
                 return self.reply(421, "4.7.0", "Too many errors, closing connection").await;
             }
             if matches!(next, Next::Close) {
@@ -435,7 +437,11 @@ impl Session {
         };
         let address = match found {
             Recipient::Local(address) => address,
-            Recipient::Unknown => return self.refuse(550, "5.1.1", "No such user here").await,
+            Recipient::Unknown(address) => {
+                // Postfix's wording: the client sees which of its recipients failed.
+                let text = format!("<{address}>: Recipient address rejected: User unknown");
+                return self.refuse(550, "5.1.1", &text).await;
+            }
             Recipient::Foreign(address) => match self.relay_refusal(sender_domain).await {
                 None => address,
                 Some((code, status, text)) => return self.refuse(code, status, &text).await,
@@ -469,7 +475,7 @@ impl Session {
         if found.is_none() {
             tracing::warn!(target: "smtp", "mail for <postmaster> refused: no postmaster account in any domain");
         }
-        Ok(found.map_or(Recipient::Unknown, Recipient::Local))
+        Ok(found.map_or_else(|| Recipient::Unknown("Postmaster".into()), Recipient::Local))
     }
 
     async fn classify(&self, m: &Mailbox) -> Result<Recipient, StoreError> {
@@ -489,7 +495,7 @@ impl Session {
         Ok(match found {
             None => Recipient::Foreign(m.to_string()),
             Some(true) => Recipient::Local(format!("{user}@{domain}")),
-            Some(false) => Recipient::Unknown,
+            Some(false) => Recipient::Unknown(m.to_string()),
         })
     }
 

@@ -124,6 +124,15 @@ pub fn reschedule(conn: &Connection, id: i64, next_attempt: i64, error: &str) ->
     )? > 0)
 }
 
+/// Try again at `next_attempt` without counting an attempt: the failure
+/// was our own (local storage), not the destination's. The lease is released.
+pub fn hold(conn: &Connection, id: i64, next_attempt: i64, error: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE queue SET next_attempt = ?2, last_error = ?3, lease_until = 0 WHERE id = ?1",
+        params![id, next_attempt, error],
+    )? > 0)
+}
+
 /// Rows in delivery order (for `rumble queue list` and `Mailman.getQueue`).
 pub fn list(conn: &Connection, limit: u32) -> Result<Vec<QueueItem>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM queue ORDER BY next_attempt, id LIMIT ?1");
@@ -206,5 +215,16 @@ mod tests {
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].attempts, 1);
         assert_eq!(again[0].last_error, "451 4.3.0 try later");
+    }
+
+    #[test]
+    fn held_rows_come_back_without_an_attempt_counted() {
+        let mut c = store();
+        let ids = enqueue(&mut c, "f", "a@x.org", &rcpts(1), "", 100).unwrap();
+        assert_eq!(claim_due(&c, 100, 10, 60).unwrap().len(), 1);
+        assert!(hold(&c, ids[0], 130, "held: disk full").unwrap());
+        assert!(claim_due(&c, 129, 10, 60).unwrap().is_empty(), "not due yet");
+        let again = claim_due(&c, 130, 10, 60).unwrap();
+        assert_eq!((again[0].attempts, again[0].last_error.as_str()), (0, "held: disk full"));
     }
 }
