@@ -403,27 +403,35 @@ def report(args, rows, binary_info, failures):
     print(f"IDLE fan-out: {args.sessions} sessions in IDLE on one INBOX, {args.deliveries} deliveries "
           f"(APPEND from another session, {args.spacing:g} s apart)")
     print(f"({os.cpu_count()} cores shared by the client and the server, loopback; latency = APPEND sent "
-          f"-> `* n EXISTS` read by the session, all deliveries pooled)")
+          f"-> `* n EXISTS` read by the session, all deliveries pooled; told = within {args.wait:g} s, "
+          f"others count as >{args.wait * 1000:.0f} ms)")
     print(f"{'server':<8} {'letters':>7} {'told':>10} {'<=1s':>6} {'min ms':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'max ms':>8} {'CPU s/dlv':>9} {'RSS/sess KiB':>12} {'PSS/sess KiB':>12}")
     for r in rows:
-        lat = r.lat
+        # Sessions not told within --wait count as slower than everything told.
+        lat = r.lat + [float("inf")] * r.missed
         within = sum(1 for v in lat if v <= 1000)
         n = r.opened or 1
         cpu = mean(r.cpu)
-        print(f"{r.server:<8} {r.letters:>7} {f'{len(lat)}/{r.expected}':>10} {within:>6} "
-              f"{(lat[0] if lat else float('nan')):>8.1f} {ib.pct(lat, 50):>8.1f} {ib.pct(lat, 99):>8.1f} "
-              f"{(lat[-1] if lat else float('nan')):>8.1f} {cpu:>9.3f} "
+        print(f"{r.server:<8} {r.letters:>7} {f'{len(r.lat)}/{r.expected}':>10} {within:>6} "
+              f"{ms(lat[0] if lat else float('nan'))} {ms(ib.pct(lat, 50))} {ms(ib.pct(lat, 99))} "
+              f"{ms(lat[-1] if lat else float('nan'))} {cpu:>9.3f} "
               f"{(r.rss1 - r.rss0) / n:>12.0f} {(r.pss1 - r.pss0) / n:>12.0f}")
     by = {(r.server, r.letters): r for r in rows}
     for letters in dict.fromkeys(r.letters for r in rows):
         a, b = by.get(("rumble", letters)), by.get(("dovecot", letters))
-        if a and b and a.lat and b.lat:
+        if a and b and a.lat and b.lat and not a.missed and not b.missed:
             na, nb = a.opened or 1, b.opened or 1
             print(f"ratio rumble/dovecot, {letters} letters: p50 {ib.pct(a.lat, 50) / ib.pct(b.lat, 50):.2f}x, "
                   f"max {a.lat[-1] / b.lat[-1]:.2f}x, CPU/delivery {ratio(mean(a.cpu), mean(b.cpu))}, "
                   f"RSS/session {((a.rss1 - a.rss0) / na) / max((b.rss1 - b.rss0) / nb, 1e-9):.2f}x, "
                   f"PSS/session {((a.pss1 - a.pss0) / na) / max((b.pss1 - b.pss0) / nb, 1e-9):.2f}x")
+        elif a and b and a.opened and b.opened:
+            na, nb = a.opened, b.opened
+            print(f"ratio rumble/dovecot, {letters} letters: latency n/a (not every session was told), CPU/delivery "
+                  f"{ratio(mean(a.cpu), mean(b.cpu))}, RSS/session "
+                  f"{ratio((a.rss1 - a.rss0) / na, (b.rss1 - b.rss0) / nb)}, PSS/session "
+                  f"{ratio((a.pss1 - a.pss0) / na, (b.pss1 - b.pss0) / nb)}")
     for r in rows:
         if r.server != "rumble" or not r.lat:
             continue
@@ -473,6 +481,12 @@ def report(args, rows, binary_info, failures):
 
 LOAD_BEFORE = 0.0
 INOTIFY_NOTE = []
+WAIT = 10.0
+
+
+def ms(v):
+    """A latency cell: '>WAIT' for a session that was not told in time."""
+    return f"{'>' + format(WAIT * 1000, '.0f'):>8}" if v == float("inf") else f"{v:>8.1f}"
 
 
 def mean(values):
@@ -520,6 +534,8 @@ def main():
                     help="do not raise fs.inotify.max_user_instances for Dovecot (its imap processes all run "
                          "as nobody, one inotify instance each; past the limit they poll every 30 s)")
     args = ap.parse_args()
+    global WAIT
+    WAIT = args.wait
     try:
         sizes = [int(x) for x in args.letters.split(",") if x.strip()]
     except ValueError:

@@ -154,7 +154,7 @@ pub async fn account(config: Option<PathBuf>, cmd: AccountCommand) -> Result<Exi
 fn open(config: Option<PathBuf>) -> Result<Store> {
     let path = super::find_config(config)?;
     let loaded = crate::config::load(&path, &super::exec_dir()).map_err(|e| anyhow!("{e}"))?;
-    Ok(Store::open(&loaded.settings.data_folder)?)
+    super::open_store(&loaded.settings)
 }
 
 /// One line from standard input, so passwords stay out of shell history and `ps`.

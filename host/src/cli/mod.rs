@@ -110,6 +110,18 @@ fn find_config(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 /// The folder the `rumble` executable lives in (Rumble's `execpath`).
+/// The store `settings` name. Only SQLite is built in: any other
+/// `DatabaseEngine` is refused rather than silently replaced.
+fn open_store(settings: &crate::config::Settings) -> anyhow::Result<crate::store::Store> {
+    use crate::config::DatabaseEngine;
+    let engine = match settings.database_engine {
+        DatabaseEngine::Sqlite => return Ok(crate::store::Store::open(&settings.data_folder)?),
+        DatabaseEngine::Mysql => "mysql",
+        DatabaseEngine::Postgresql => "postgresql",
+    };
+    anyhow::bail!("DatabaseEngine {engine} is not supported by this build; use `DatabaseEngine sqlite` (the default)")
+}
+
 fn exec_dir() -> PathBuf {
     std::env::current_exe()
         .ok()

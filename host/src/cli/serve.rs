@@ -57,7 +57,7 @@ pub struct Server {
 /// fails to load is logged with its file and line; the server carries on.
 pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     let settings = &loaded.settings;
-    let store = Store::open(&settings.data_folder)?;
+    let store = super::open_store(settings)?;
     let runtime = Runtime::new(Some(&settings.cache_folder)).context("cannot start the plugin runtime")?;
     let services = ServiceManager::new(settings.bind_to_address);
     services.set_max_per_ip(settings.max_connections_per_ip);
@@ -110,7 +110,31 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
             ),
         }
     }
+    // As Rumble: after every listener is bound and every script loaded.
+    switch_user(settings, &store)?;
     Ok(Server { store, services, scripts })
+}
+
+/// `RunAsGroup`, then `RunAs`; then check that the new user can write
+/// what the server writes, or stop with the command that fixes it.
+fn switch_user(settings: &Settings, store: &Store) -> Result<()> {
+    let (user, group) = (settings.run_as.as_deref(), settings.run_as_group.as_deref());
+    let Some(ids) = crate::process::switch_user(user, group)? else { return Ok(()) };
+    tracing::info!(target: "core", "running as uid {} gid {} (RunAs {}, RunAsGroup {})", ids.0, ids.1, user.unwrap_or("-"), group.unwrap_or("-"));
+    let writable = [settings.data_folder.as_path(), store.path(), settings.storage_folder.as_path(), settings.cache_folder.as_path()];
+    for path in writable.into_iter().filter(|p| p.exists()) {
+        if let Err(e) = crate::process::check_writable(path) {
+            anyhow::bail!(
+                "RunAs {}: cannot write {} ({e}); give it to that user, e.g. `chown -R {}{} {}`",
+                user.unwrap_or("root"),
+                path.display(),
+                user.unwrap_or("root"),
+                group.map(|g| format!(":{g}")).unwrap_or_default(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Scripts may hold at most `instances x open files` descriptors each; warn
