@@ -202,6 +202,7 @@ async fn start_smtp(
         storage: s.storage_folder.clone(),
         max_recipients: 100,
         command_timeout: s.smtp_timeout,
+        pre_login_timeout: s.pre_login_timeout.min(s.smtp_timeout),
         data_timeout: s.smtp_timeout,
         max_errors: 10,
         tls,
@@ -214,7 +215,7 @@ async fn start_smtp(
     let listeners = [("smtp", &s.smtp, smtp::MX), ("submission", &s.submission, smtp::SUBMISSION), ("smtps", &s.smtps, smtp::SMTPS)];
     for (name, listener, kind) in listeners {
         if listener.enabled {
-            smtp::start(ctx.clone(), services, name, listener.port, kind)
+            smtp::start(ctx.clone(), services, name, listener.port, kind, s.max_smtp_sessions)
                 .await
                 .with_context(|| format!("cannot start {name} on port {}", listener.port))?;
         }
@@ -230,13 +231,14 @@ async fn start_pop3(s: &Settings, store: &Store, services: &ServiceManager, tls:
         storage: s.storage_folder.clone(),
         tls,
         allow_plaintext_auth: s.allow_plaintext_auth,
-        timeout: Duration::from_secs(600),
+        timeout: s.pop3_timeout,
+        pre_login_timeout: s.pre_login_timeout.min(s.pop3_timeout),
         locked: Default::default(),
         max_per_ip: s.max_connections_per_ip,
     });
     for (name, listener, implicit) in [("pop3", &s.pop3, false), ("pop3s", &s.pop3s, true)] {
         if listener.enabled {
-            pop3::start(ctx.clone(), services, name, listener.port, implicit)
+            pop3::start(ctx.clone(), services, name, listener.port, implicit, s.max_pop3_sessions)
                 .await
                 .with_context(|| format!("cannot start {name} on port {}", listener.port))?;
         }
@@ -252,14 +254,15 @@ async fn start_imap(s: &Settings, store: &Store, services: &ServiceManager, tls:
         storage: s.storage_folder.clone(),
         tls,
         allow_plaintext_auth: s.allow_plaintext_auth,
-        timeout: Duration::from_secs(30 * 60),
+        timeout: s.imap_timeout,
+        pre_login_timeout: s.pre_login_timeout.min(s.imap_timeout),
         max_message: s.message_size_limit,
         cache: imap::MessageCache::new(64 * 1024 * 1024),
         max_per_ip: s.max_connections_per_ip,
     });
     for (name, listener, implicit) in [("imap4", &s.imap4, false), ("imaps", &s.imaps, true)] {
         if listener.enabled {
-            imap::start(ctx.clone(), services, name, listener.port, implicit)
+            imap::start(ctx.clone(), services, name, listener.port, implicit, s.max_imap_sessions)
                 .await
                 .with_context(|| format!("cannot start {name} on port {}", listener.port))?;
         }

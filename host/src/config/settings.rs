@@ -97,6 +97,11 @@ pub struct ModuleSpec {
 
 /// `MaxConnectionsPerIP` when the config does not say.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 50;
+/// `MaxSMTPSessions`, `MaxPOP3Sessions`, `MaxIMAPSessions` when the config
+/// does not say (IMAP clients keep several sessions each).
+pub const DEFAULT_MAX_SMTP_SESSIONS: u32 = 250;
+pub const DEFAULT_MAX_POP3_SESSIONS: u32 = 250;
+pub const DEFAULT_MAX_IMAP_SESSIONS: u32 = 500;
 
 /// Resource limits for one script's sandbox instances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,6 +217,22 @@ pub struct Settings {
     /// line or the next block of a message; default 300 s (RFC 5321
     /// §4.5.3.2's minimum). Lower it only to shed slow clients (or in tests).
     pub smtp_timeout: Duration,
+    /// `POP3Timeout`: idle time before a POP3 session is closed; default
+    /// 600 s (RFC 1939 §3's minimum).
+    pub pop3_timeout: Duration,
+    /// `IMAPTimeout`: idle time before an IMAP session is logged out;
+    /// default 1800 s (RFC 3501 §5.4's minimum).
+    pub imap_timeout: Duration,
+    /// `PreLoginTimeout`: the read timeout before SMTP's HELO/EHLO and
+    /// before a POP3/IMAP login, when shorter than the protocol's own;
+    /// default 30 s. Idle strangers cannot hold session slots for long.
+    pub pre_login_timeout: Duration,
+    /// `MaxSMTPSessions` (default 250), `MaxPOP3Sessions` (250),
+    /// `MaxIMAPSessions` (500): sessions per listener at once; past the
+    /// cap a client is told "too many connections" at once.
+    pub max_smtp_sessions: u32,
+    pub max_pop3_sessions: u32,
+    pub max_imap_sessions: u32,
     /// `IgnoreMX`: MX host names to skip, lower-cased.
     pub ignore_mx: Vec<String>,
     /// `DeliveryAttempts`: tries before bouncing; default 5 (0 also means 5).
@@ -320,8 +341,14 @@ const KNOWN: &[&str] = &[
     "DNSServer",
     "OutgoingSMTPPort",
     "SMTPTimeout",
+    "POP3Timeout",
+    "IMAPTimeout",
+    "PreLoginTimeout",
     "EnforceSenderLogin",
     "MaxConnectionsPerIP",
+    "MaxSMTPSessions",
+    "MaxPOP3Sessions",
+    "MaxIMAPSessions",
 ];
 
 /// Directives that may repeat; every occurrence counts.
@@ -532,7 +559,13 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
         imaps,
         message_size_limit: message_size_limit(&r)?,
         enforce_fqdn: r.flag("EnforceFQDN")?,
-        smtp_timeout: smtp_timeout(&r)?,
+        smtp_timeout: timeout_secs(&r, "SMTPTimeout", 300)?,
+        pop3_timeout: timeout_secs(&r, "POP3Timeout", 600)?,
+        imap_timeout: timeout_secs(&r, "IMAPTimeout", 1800)?,
+        pre_login_timeout: timeout_secs(&r, "PreLoginTimeout", 30)?,
+        max_smtp_sessions: session_cap(&r, "MaxSMTPSessions", DEFAULT_MAX_SMTP_SESSIONS)?,
+        max_pop3_sessions: session_cap(&r, "MaxPOP3Sessions", DEFAULT_MAX_POP3_SESSIONS)?,
+        max_imap_sessions: session_cap(&r, "MaxIMAPSessions", DEFAULT_MAX_IMAP_SESSIONS)?,
         enforce_sender_login: r.parsed("EnforceSenderLogin", BOOL, parse_bool)?.unwrap_or(true),
         max_connections_per_ip: r.parsed("MaxConnectionsPerIP", "a number of sessions (0 = no limit)", |v| v.parse().ok())?.unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP),
         ignore_mx: ignore_mx(&r),
@@ -604,11 +637,20 @@ fn delivery_attempts(r: &Reader<'_>) -> Result<u32, ConfigError> {
     Ok(n.filter(|n| *n > 0).unwrap_or(5))
 }
 
-fn smtp_timeout(r: &Reader<'_>) -> Result<Duration, ConfigError> {
-    let secs = r.parsed("SMTPTimeout", "a number of seconds from 1 to 3600", |v| {
+/// `SMTPTimeout`, `POP3Timeout`, `IMAPTimeout`, `PreLoginTimeout`: whole seconds.
+fn timeout_secs(r: &Reader<'_>, name: &str, default: u64) -> Result<Duration, ConfigError> {
+    let secs = r.parsed(name, "a number of seconds from 1 to 3600", |v| {
         v.parse::<u64>().ok().filter(|s| (1..=3600).contains(s))
     })?;
-    Ok(Duration::from_secs(secs.unwrap_or(300)))
+    Ok(Duration::from_secs(secs.unwrap_or(default)))
+}
+
+/// `MaxSMTPSessions`, `MaxPOP3Sessions`, `MaxIMAPSessions`.
+fn session_cap(r: &Reader<'_>, name: &str, default: u32) -> Result<u32, ConfigError> {
+    let cap = r.parsed(name, "a number of sessions from 1 to 100000", |v| {
+        v.parse::<u32>().ok().filter(|n| (1..=100_000).contains(n))
+    })?;
+    Ok(cap.unwrap_or(default))
 }
 
 /// `RetryInterval`: a bare number is seconds (original meaning); 0 means 360s.
@@ -1180,6 +1222,8 @@ mod tests {
         assert_eq!(s.smtp_timeout, Duration::from_secs(300));
         assert!(s.enforce_sender_login);
         assert_eq!(s.max_connections_per_ip, 50);
+        assert_eq!((s.pop3_timeout, s.imap_timeout, s.pre_login_timeout), (Duration::from_secs(600), Duration::from_secs(1800), Duration::from_secs(30)));
+        assert_eq!((s.max_smtp_sessions, s.max_pop3_sessions, s.max_imap_sessions), (250, 250, 500));
         assert!(!s.block_outgoing_mail);
         assert_eq!((s.tls_certificate, s.tls_key), (None, None));
         assert!(!s.allow_plaintext_auth);
@@ -1229,6 +1273,12 @@ MaximalQueueLifetime 2d
 DNSServer 127.0.0.1:5353
 OutgoingSMTPPort 2526
 SMTPTimeout 20
+POP3Timeout 60
+IMAPTimeout 120
+PreLoginTimeout 5
+MaxSMTPSessions 10
+MaxPOP3Sessions 11
+MaxIMAPSessions 12
 EnforceSenderLogin 0
 MaxConnectionsPerIP 7
 BlockOutgoingMail on
@@ -1323,6 +1373,8 @@ ScriptSessionTimeout 2m
         assert_eq!(s.smtp_timeout, Duration::from_secs(20));
         assert!(!s.enforce_sender_login);
         assert_eq!(s.max_connections_per_ip, 7);
+        assert_eq!((s.pop3_timeout, s.imap_timeout, s.pre_login_timeout), (Duration::from_secs(60), Duration::from_secs(120), Duration::from_secs(5)));
+        assert_eq!((s.max_smtp_sessions, s.max_pop3_sessions, s.max_imap_sessions), (10, 11, 12));
         assert_eq!(parse_dns_server("::1"), Some("[::1]:53".parse().unwrap()));
         assert_eq!(parse_dns_server("dns.example"), None);
         assert!(s.block_outgoing_mail);
@@ -1525,6 +1577,14 @@ ScriptSessionTimeout 2m
             (
                 "ScriptMemoryLimit 1T",
                 "ScriptMemoryLimit: expected a size such as 65536, 512K, 32M or 1G, from 8M to 4G, got \"1T\"",
+            ),
+            (
+                "MaxIMAPSessions 0",
+                "MaxIMAPSessions: expected a number of sessions from 1 to 100000, got \"0\"",
+            ),
+            (
+                "PreLoginTimeout 30s",
+                "PreLoginTimeout: expected a number of seconds from 1 to 3600, got \"30s\"",
             ),
             (
                 "ScriptInstances 0",

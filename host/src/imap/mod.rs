@@ -24,25 +24,27 @@ pub use session::{ImapContext, Session};
 use crate::services::{Service, ServiceManager};
 use crate::stream;
 
-/// Most IMAP sessions served at once, per listener (clients keep several).
-pub const MAX_SESSIONS: u32 = 500;
-
-/// Start an IMAP listener on `port` as the service `name`.
+/// Start an IMAP listener on `port` as the service `name`, serving at most
+/// `max_sessions` at once (`MaxIMAPSessions`).
 pub async fn start(
     ctx: Arc<ImapContext>,
     services: &ServiceManager,
     name: &str,
     port: u16,
     implicit_tls: bool,
+    max_sessions: u32,
 ) -> std::io::Result<Arc<Service>> {
     let opening = stream::Opening {
         tls: ctx.tls.clone(),
         implicit_tls,
         per_ip: ctx.max_per_ip,
         busy: "* BYE Too many connections from your address",
+        full: "* BYE [UNAVAILABLE] Too many connections".into(),
+        write_limit: ctx.timeout,
     };
+    let when_full = opening.when_full();
     let handler = stream::protocol_handler(opening, move |stream, peer, secure, _stats| {
         Session::new(stream, peer, ctx.clone(), secure).run()
     })?;
-    services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await
+    services.start_service(name.into(), port, max_sessions, None, handler, when_full).await
 }

@@ -30,6 +30,8 @@ pub struct ImapContext {
     pub allow_plaintext_auth: bool,
     /// RFC 3501 §5.4: at least 30 minutes of inactivity before logout.
     pub timeout: Duration,
+    /// `timeout` before login, at most `PreLoginTimeout`.
+    pub pre_login_timeout: Duration,
     /// Largest APPEND literal (`MessageSizeLimit`, 0 = none).
     pub max_message: u64,
     /// Letter bytes and what FETCH/SEARCH derive from them, for all sessions.
@@ -194,8 +196,9 @@ impl Session {
     async fn read_exact_into(&mut self, n: usize, out: &mut Vec<u8>) -> std::io::Result<bool> {
         self.flush().await?;
         let start = out.len();
+        let timeout = self.read_timeout();
         let mut limited = (&mut self.io).take(n as u64);
-        match tokio::time::timeout(self.ctx.timeout, limited.read_to_end(out)).await {
+        match tokio::time::timeout(timeout, limited.read_to_end(out)).await {
             Ok(Ok(_)) => Ok(out.len() - start == n),
             _ => Ok(false),
         }
@@ -203,10 +206,14 @@ impl Session {
 
     pub(super) async fn read_line(&mut self) -> std::io::Result<Option<LineRead>> {
         self.flush().await?;
-        match tokio::time::timeout(self.ctx.timeout, lineio::read_line(&mut self.io, MAX_LINE)).await {
+        match tokio::time::timeout(self.read_timeout(), lineio::read_line(&mut self.io, MAX_LINE)).await {
             Ok(r) => r.map(Some),
             Err(_) => Ok(None),
         }
+    }
+
+    fn read_timeout(&self) -> Duration {
+        if matches!(self.state, State::NotAuthenticated) { self.ctx.pre_login_timeout } else { self.ctx.timeout }
     }
 
     async fn dispatch(&mut self, req: Request) -> std::io::Result<Next> {

@@ -29,6 +29,8 @@ pub struct Pop3Context {
     pub allow_plaintext_auth: bool,
     /// RFC 1939 §3: an idle session may be closed after at least 10 minutes.
     pub timeout: Duration,
+    /// `timeout` before login, at most `PreLoginTimeout`.
+    pub pre_login_timeout: Duration,
     /// Accounts whose maildrop a session holds.
     pub locked: Mutex<HashSet<i64>>,
     /// `MaxConnectionsPerIP` (0 = no limit).
@@ -444,7 +446,8 @@ impl Session {
 
     async fn read_line(&mut self, max: usize) -> std::io::Result<Option<LineRead>> {
         self.io.get_mut().flush().await?;
-        match tokio::time::timeout(self.ctx.timeout, lineio::read_line(&mut self.io, max)).await {
+        let timeout = if matches!(self.state, State::Authorization { .. }) { self.ctx.pre_login_timeout } else { self.ctx.timeout };
+        match tokio::time::timeout(timeout, lineio::read_line(&mut self.io, max)).await {
             Ok(r) => r.map(Some),
             Err(_) => Ok(None),
         }

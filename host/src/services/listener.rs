@@ -1,6 +1,9 @@
 //! The accept loop every service shares: it follows the service's state
 //! (running / suspended / stopped / closed) and hands each connection to the
-//! service's handler, at most `threads` at once.
+//! service's handler, at most `threads` at once. Past that a protocol
+//! listener answers "busy" and closes at once (`WhenFull::Refuse`): the
+//! loop never waits for a session slot, so the client is not left hanging
+//! in the backlog; a script service waits for a slot (`WhenFull::Wait`).
 //!
 //! An accept that fails (out of descriptors, above all) must not spin: the
 //! loop backs off, doubling from 10 ms to 1 s, and logs once per interval
@@ -14,19 +17,19 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{Service, ServiceState};
-use super::Handler;
+use super::{Handler, Service, ServiceState, WhenFull};
 
 pub async fn bind(address: IpAddr, port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::new(address, port)).await
 }
 
-pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, handler: Handler) {
+pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, handler: Handler, when_full: WhenFull) {
     let sessions = Arc::new(Semaphore::new(service.threads.max(1) as usize));
     let mut failures = AcceptFailures::default();
+    let mut refusals = Refusals::default();
     let mut state = service.state.subscribe();
     let mut listener = Some(listener);
     loop {
@@ -59,22 +62,15 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
                             failures.reset();
                             // Replies are small writes; Nagle plus delayed ACKs would hold each ~40 ms.
                             let _ = stream.set_nodelay(true);
-                            let permit = sessions.clone().acquire_owned().await.expect("never closed");
-                            let (svc, handler) = (service.clone(), handler.clone());
-                            tokio::spawn(async move {
-                                let stats = svc.stats.clone();
-                                stats.sessions.fetch_add(1, Ordering::Relaxed);
-                                stats.busy.fetch_add(1, Ordering::Relaxed);
-                                if let Err(e) = handler(stream, stats.clone()).await {
-                                    if is_disconnect(&e) {
-                                        tracing::debug!(target: "svc", "service {}: {peer} went away: {e}", svc.name);
-                                    } else {
-                                        tracing::warn!(target: "svc", "service {}: session with {peer} ended with an error: {e}", svc.name);
-                                    }
-                                }
-                                stats.busy.fetch_sub(1, Ordering::Relaxed);
-                                drop(permit);
-                            });
+                            let slot = match (sessions.clone().try_acquire_owned(), &when_full) {
+                                (Ok(permit), _) => Ok(permit),
+                                (Err(_), WhenFull::Wait) => Ok(sessions.clone().acquire_owned().await.expect("never closed")),
+                                (Err(_), WhenFull::Refuse(answer)) => Err(answer.as_deref()),
+                            };
+                            match slot {
+                                Ok(permit) => spawn_session(service.clone(), handler.clone(), stream, peer, permit),
+                                Err(answer) => refusals.refuse(&service, stream, peer, answer),
+                            }
                         }
                         Err(e) => {
                             if is_out_of_descriptors(&e) {
@@ -90,6 +86,52 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
         }
     }
     tracing::info!(target: "svc", "service {} closed", service.name);
+}
+
+/// Serve one connection on a task of its own, holding a session slot.
+fn spawn_session(service: Arc<Service>, handler: Handler, stream: TcpStream, peer: SocketAddr, permit: OwnedSemaphorePermit) {
+    tokio::spawn(async move {
+        let stats = service.stats.clone();
+        stats.sessions.fetch_add(1, Ordering::Relaxed);
+        stats.busy.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = handler(stream, peer, stats.clone()).await {
+            if is_disconnect(&e) {
+                tracing::debug!(target: "svc", "service {}: {peer} went away: {e}", service.name);
+            } else {
+                tracing::warn!(target: "svc", "service {}: session with {peer} ended with an error: {e}", service.name);
+            }
+        }
+        stats.busy.fetch_sub(1, Ordering::Relaxed);
+        drop(permit);
+    });
+}
+
+/// Connections refused because every session was taken, and the
+/// once-per-interval log line about them (a flood must not flood the log).
+#[derive(Default)]
+struct Refusals {
+    unlogged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl Refusals {
+    const LOG_EVERY: Duration = Duration::from_secs(10);
+
+    /// Send `answer` (if any) and close, without waiting: the socket is
+    /// new, so one short line fits its send buffer.
+    fn refuse(&mut self, service: &Service, stream: TcpStream, peer: SocketAddr, answer: Option<&str>) {
+        service.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        if let (Some(line), Ok(socket)) = (answer, stream.into_std()) {
+            let _ = std::io::Write::write(&mut &socket, format!("{line}\r\n").as_bytes());
+        }
+        self.unlogged += 1;
+        if self.logged_at.is_none_or(|t| t.elapsed() >= Self::LOG_EVERY) {
+            tracing::warn!(target: "svc", "service {}: all {} sessions taken; refused {} connection(s) since the last report, the latest from {peer}",
+                service.name, service.threads, self.unlogged);
+            self.unlogged = 0;
+            self.logged_at = Some(Instant::now());
+        }
+    }
 }
 
 /// Failed accepts in a row: the back-off and the once-per-interval log.
@@ -153,6 +195,10 @@ fn borrow_std(listener: &TcpListener) -> std::mem::ManuallyDrop<std::net::TcpLis
 }
 
 /// A client hanging up is routine, not worth a warning.
+/// So is a probe that connects and closes at once (a port scanner, a load
+/// balancer's health check), on a TLS port too.
 fn is_disconnect(error: &str) -> bool {
-    ["Broken pipe", "Connection reset", "unexpected end of file"].iter().any(|m| error.contains(m))
+    ["Broken pipe", "Connection reset", "unexpected end of file", "not connected", "tls handshake eof"]
+        .iter()
+        .any(|m| error.contains(m))
 }

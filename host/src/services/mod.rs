@@ -12,7 +12,7 @@ mod listener;
 pub use listener::keep_reserve;
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,10 +23,26 @@ use tokio::sync::watch;
 
 use crate::plugins::Script;
 
-/// What a service does with one accepted connection. An error is logged.
+/// What a service does with one accepted connection (and the peer address
+/// `accept` gave: asking the socket again fails once the client is gone).
+/// An error is logged.
 pub type Handler = Arc<
-    dyn Fn(TcpStream, Arc<ServiceStats>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+    dyn Fn(TcpStream, SocketAddr, Arc<ServiceStats>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
 >;
+
+/// What the accept loop does with a connection when all of the service's
+/// sessions are taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait for a session to end; the client waits with it (script
+    /// services: Rumble's thread pool).
+    Wait,
+    /// Send this line, if any, and close at once (protocol listeners: the
+    /// client hears "busy" instead of hanging until its own timeout).
+    Refuse(Option<String>),
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServiceState {
@@ -137,10 +153,10 @@ impl ServiceManager {
         let lock = Arc::new(tokio::sync::Mutex::new(()));
         let per_ip_limit = script_per_ip_limit(self.max_per_ip.load(Ordering::Relaxed), threads);
         let per_ip = Arc::new(crate::stream::PerIp::default());
-        let serve: Handler = Arc::new(move |stream, stats| {
+        let serve: Handler = Arc::new(move |stream, peer, stats| {
             let (script, lock, per_ip) = (script.clone(), lock.clone(), per_ip.clone());
             Box::pin(async move {
-                let ip = stream.peer_addr().map_err(|e| e.to_string())?.ip();
+                let ip = peer.ip();
                 let Some(_slot) = per_ip.take(ip, per_ip_limit) else {
                     stats.rejected.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(target: "svc", "{ip}: over {per_ip_limit} sessions of {}; closed", script.name());
@@ -149,11 +165,12 @@ impl ServiceManager {
                 script.serve(handler, stream, lock, stats).await.map_err(|e| e.to_string())
             })
         });
-        self.start_service(name, port, threads, owner, serve).await.is_ok()
+        self.start_service(name, port, threads, owner, serve, WhenFull::Wait).await.is_ok()
     }
 
     /// Bind `port` and serve it with `handler`, at most `threads` sessions at
-    /// once; the service is registered as `name` in the running state.
+    /// once (past that, `when_full` says what happens); the service is
+    /// registered as `name` in the running state.
     pub async fn start_service(
         &self,
         name: String,
@@ -161,6 +178,7 @@ impl ServiceManager {
         threads: u32,
         owner: Option<String>,
         handler: Handler,
+        when_full: WhenFull,
     ) -> std::io::Result<Arc<Service>> {
         let listener = listener::bind(self.bind_address, port).await.inspect_err(|e| {
             tracing::error!(target: "svc", "service {name}: cannot listen on {}:{port}: {e}", self.bind_address);
@@ -169,7 +187,7 @@ impl ServiceManager {
         let service = Arc::new(Service { name: name.clone(), port, threads, owner, stats: Arc::new(ServiceStats::default()), state });
         self.services.lock().unwrap_or_else(|e| e.into_inner()).push(service.clone());
         tracing::info!(target: "svc", "service {name} listening on {}:{port} ({threads} sessions at once)", self.bind_address);
-        tokio::spawn(listener::run(service.clone(), listener, self.bind_address, handler));
+        tokio::spawn(listener::run(service.clone(), listener, self.bind_address, handler, when_full));
         Ok(service)
     }
 

@@ -17,9 +17,6 @@ pub use session::{Port, Session, SmtpContext};
 use crate::services::{Service, ServiceManager};
 use crate::stream;
 
-/// Most SMTP sessions served at once, per listener.
-pub const MAX_SESSIONS: u32 = 250;
-
 /// How a listener starts its sessions.
 #[derive(Clone, Copy, Debug)]
 pub struct Listener {
@@ -32,22 +29,27 @@ pub const MX: Listener = Listener { port: Port::Mx, implicit_tls: false };
 pub const SUBMISSION: Listener = Listener { port: Port::Submission, implicit_tls: false };
 pub const SMTPS: Listener = Listener { port: Port::Submission, implicit_tls: true };
 
-/// Start a listener on `port` as the service `name`.
+/// Start a listener on `port` as the service `name`, serving at most
+/// `max_sessions` at once (`MaxSMTPSessions`).
 pub async fn start(
     ctx: Arc<SmtpContext>,
     services: &ServiceManager,
     name: &str,
     port: u16,
     kind: Listener,
+    max_sessions: u32,
 ) -> std::io::Result<Arc<Service>> {
     let opening = stream::Opening {
         tls: ctx.tls.clone(),
         implicit_tls: kind.implicit_tls,
         per_ip: ctx.max_per_ip,
         busy: "421 4.7.0 Too many connections from your address, try again later",
+        full: format!("421 4.7.0 {} Too many connections, try again later", ctx.server_name),
+        write_limit: ctx.command_timeout,
     };
+    let when_full = opening.when_full();
     let handler = stream::protocol_handler(opening, move |stream, peer, secure, stats| {
         Session::new(stream, peer, ctx.clone(), kind.port, secure, stats).run()
     })?;
-    services.start_service(name.into(), port, MAX_SESSIONS, None, handler).await
+    services.start_service(name.into(), port, max_sessions, None, handler, when_full).await
 }

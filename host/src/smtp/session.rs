@@ -40,6 +40,8 @@ pub struct SmtpContext {
     pub max_recipients: usize,
     /// RFC 5321 §4.5.3.2.7: at least 5 minutes while waiting for a command.
     pub command_timeout: Duration,
+    /// `command_timeout` before HELO/EHLO, at most `PreLoginTimeout`.
+    pub pre_login_timeout: Duration,
     /// RFC 5321 §4.5.3.2.5: at least 3 minutes per DATA block.
     pub data_timeout: Duration,
     /// Bad commands tolerated before the session is closed.
@@ -547,7 +549,8 @@ impl Session {
 
     async fn read_line(&mut self) -> std::io::Result<Line> {
         self.flush_if_idle().await?;
-        match tokio::time::timeout(self.ctx.command_timeout, lineio::read_line(&mut self.io, MAX_LINE)).await {
+        let timeout = if self.helo.is_some() { self.ctx.command_timeout } else { self.ctx.pre_login_timeout };
+        match tokio::time::timeout(timeout, lineio::read_line(&mut self.io, MAX_LINE)).await {
             Ok(Ok(LineRead::Line { text, .. })) => Ok(Line::Text(text)),
             Ok(Ok(LineRead::TooLong)) => Ok(Line::TooLong),
             Ok(Ok(LineRead::Closed)) => Ok(Line::Closed),
