@@ -121,7 +121,11 @@ fn switch_user(settings: &Settings, store: &Store) -> Result<()> {
     let (user, group) = (settings.run_as.as_deref(), settings.run_as_group.as_deref());
     let Some(ids) = crate::process::switch_user(user, group)? else { return Ok(()) };
     tracing::info!(target: "core", "running as uid {} gid {} (RunAs {}, RunAsGroup {})", ids.0, ids.1, user.unwrap_or("-"), group.unwrap_or("-"));
-    let writable = [settings.data_folder.as_path(), store.path(), settings.storage_folder.as_path(), settings.cache_folder.as_path()];
+    // The cache only saves compile time: unwritable, scripts compile each start.
+    if let Err(e) = crate::process::check_writable(&settings.cache_folder) {
+        tracing::warn!(target: "core", "RunAs: cannot write CacheFolder {} ({e}); compiled scripts will not be cached", settings.cache_folder.display());
+    }
+    let writable = [settings.data_folder.as_path(), store.path(), settings.storage_folder.as_path()];
     for path in writable.into_iter().filter(|p| p.exists()) {
         if let Err(e) = crate::process::check_writable(path) {
             anyhow::bail!(
