@@ -80,11 +80,26 @@ async fn on_check_thread(check: impl FnOnce() -> bool + Send + 'static) -> Resul
     match check_queue().try_send(job) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
+            report_refusal();
             return Err(StoreError::Busy(format!("{MAX_WAITING} password checks are waiting already")));
         }
         Err(TrySendError::Disconnected(_)) => return Err(StoreError::Busy("no password check threads".into())),
     }
     rx.await.map_err(|_| StoreError::Busy("the password check was dropped".into()))
+}
+
+/// Logins refused because the queue was full: counted, and logged once per
+/// interval, so a storm does not also flood the log (callers do not log
+/// `Busy` themselves).
+fn report_refusal() {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+    static REFUSED: Mutex<(u64, Option<std::time::Instant>)> = Mutex::new((0, None));
+    let mut state = REFUSED.lock().unwrap_or_else(|e| e.into_inner());
+    state.0 += 1;
+    if state.1.is_none_or(|at| at.elapsed() >= EVERY) {
+        tracing::warn!(target: "core", "{} login(s) refused for now: {MAX_WAITING} password checks were waiting already", state.0);
+        *state = (0, Some(std::time::Instant::now()));
+    }
 }
 
 fn check_queue() -> &'static SyncSender<CheckJob> {

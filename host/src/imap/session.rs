@@ -384,7 +384,9 @@ impl Session {
                 self.no(tag, "[AUTHENTICATIONFAILED] Authentication failed");
             }
             Err(e) => {
-                tracing::error!(target: "imap", "login lookup failed: {e}");
+                if !matches!(e, crate::store::StoreError::Busy(_)) {
+                    tracing::error!(target: "imap", "login lookup failed: {e}");
+                }
                 self.no(tag, "[UNAVAILABLE] Temporary failure, try again later");
             }
         }

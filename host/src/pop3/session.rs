@@ -440,7 +440,10 @@ impl Session {
     }
 
     async fn temp_failure(&mut self, e: StoreError) -> std::io::Result<()> {
-        tracing::error!(target: "pop3", "store error: {e}");
+        // `Busy` (the password checks' queue is full) is logged by login.rs.
+        if !matches!(e, StoreError::Busy(_)) {
+            tracing::error!(target: "pop3", "store error: {e}");
+        }
         self.err("[SYS/TEMP] temporary failure, try again later").await
     }
 

@@ -319,7 +319,9 @@ impl Session {
                 self.error(535, "5.7.8", "Authentication credentials invalid").await
             }
             Err(e) => {
-                tracing::error!(target: "smtp", "AUTH lookup failed: {e}");
+                if !matches!(e, crate::store::StoreError::Busy(_)) {
+                    tracing::error!(target: "smtp", "AUTH lookup failed: {e}");
+                }
                 self.reply(454, "4.7.0", "Temporary authentication failure").await
             }
         }
