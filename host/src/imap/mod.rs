@@ -13,6 +13,7 @@ mod mailbox_name;
 pub mod mime;
 mod search;
 mod selected;
+mod uid_map;
 mod session;
 mod wire;
 

@@ -38,7 +38,7 @@ impl Session {
         }
         let view = self.view();
         let (folder, recent) = (view.folder.id, view.recent.clone());
-        let slots = view.slots.clone();
+        let uids = view.uids.clone();
         let mut letters: HashMap<i64, Letter> = match self.ctx.store.call(move |c| mailbox::letters(c, folder)).await {
             Ok(all) => all.into_iter().map(|l| (l.uid, l)).collect(),
             Err(e) => {
@@ -46,13 +46,13 @@ impl Session {
                 return Ok(());
             }
         };
-        let max_seq = slots.len() as u32;
-        let max_uid = slots.last().map_or(0, |s| s.uid as u32);
+        let max_seq = uids.len() as u32;
+        let max_uid = uids.last().map_or(0, |u| u as u32);
         let mut found = Vec::new();
         let mut highest = 0;
-        for (i, slot) in slots.iter().enumerate() {
+        for (i, known) in uids.iter().enumerate() {
             // Expunged but not yet told: it matches nothing.
-            let Some(letter) = letters.remove(&slot.uid) else { continue };
+            let Some(letter) = letters.remove(&known) else { continue };
             let cached = if needs_file { self.ctx.cache.get(&spool::letter_path(&dir, &letter.fid)).await.ok() } else { None };
             let c = Candidate {
                 seq: i as u32 + 1,

@@ -4,13 +4,14 @@
 //! tells the client what other sessions and deliveries changed: EXISTS,
 //! RECENT, EXPUNGE and FETCH FLAGS, as RFC 3501 §7.3-7.4 describes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::command::{Flag, SequenceSet, StoreMode};
 use super::session::{Next, Session, State};
+use super::uid_map::UidMap;
 use super::wire;
 use crate::store::folders::{self, FlagChange};
 use crate::store::mailbox::{self, Folder, Letter, flags};
@@ -19,20 +20,15 @@ use crate::store::spool;
 /// The most of a line kept while waiting for IDLE's `DONE`.
 const MAX_IDLE_LINE: usize = 1024;
 
-/// One message as the session knows it: its UID and the modseq of the
-/// state it was last told. Sixteen bytes, whatever the message; the rest
-/// (flags, file, size) is read from the store when a command needs it.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Slot {
-    pub uid: i64,
-    pub modseq: i64,
-}
-
 pub(crate) struct View {
     pub(super) folder: Folder,
     pub(super) read_only: bool,
-    /// In sequence-number order (and so in UID order).
-    pub(super) slots: Vec<Slot>,
+    /// The UIDs in sequence-number order, as runs (flags, file and size are
+    /// read from the store when a command needs them).
+    pub(super) uids: UidMap,
+    /// Letters this session changed itself since the last catch-up, with
+    /// the modseq its own answer showed: not told again by `sync`.
+    told: HashMap<i64, i64>,
     /// UIDs that are \Recent for this session.
     pub(super) recent: HashSet<i64>,
     /// The folder's modseq when this view last caught up with the store.
@@ -80,29 +76,32 @@ impl View {
     /// Sequence numbers and UIDs of `set` (UIDs when `uid`), in order.
     pub(super) fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<(u32, i64)> {
         if uid {
-            let max_uid = self.slots.last().map_or(0, |s| s.uid as u32);
-            self.slots
+            let max_uid = self.uids.last().map_or(0, |u| u as u32);
+            self.uids
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| set.contains(s.uid as u32, max_uid))
-                .map(|(i, s)| (i as u32 + 1, s.uid))
+                .filter(|(_, uid)| set.contains(*uid as u32, max_uid))
+                .map(|(i, uid)| (i as u32 + 1, uid))
                 .collect()
         } else {
-            let max = self.slots.len() as u32;
-            set.iter_within(max).filter_map(|n| self.slots.get(n as usize - 1).map(|s| (n, s.uid))).collect()
+            let all: Vec<i64> = self.uids.iter().collect();
+            set.iter_within(all.len() as u32).filter_map(|n| all.get(n as usize - 1).map(|uid| (n, *uid))).collect()
         }
     }
 
     /// The sequence number of `uid`, if the session still sees it.
     pub(super) fn seq_of(&self, uid: i64) -> Option<u32> {
-        self.slots.binary_search_by_key(&uid, |s| s.uid).ok().map(|i| i as u32 + 1)
+        self.uids.seq_of(uid)
     }
 
     /// The session was told `letter` as it is now; its sequence number.
     pub(super) fn told(&mut self, letter: &Letter) -> Option<u32> {
-        let i = self.slots.binary_search_by_key(&letter.uid, |s| s.uid).ok()?;
-        self.slots[i].modseq = self.slots[i].modseq.max(letter.modseq);
-        Some(i as u32 + 1)
+        let seq = self.uids.seq_of(letter.uid)?;
+        if letter.modseq > self.modseq {
+            let known = self.told.entry(letter.uid).or_insert(0);
+            *known = (*known).max(letter.modseq);
+        }
+        Some(seq)
     }
 
     /// Keywords of `letters` the client has not been told of; they are
@@ -187,12 +186,13 @@ impl Session {
             recent.into_iter().collect()
         };
         let first_unseen = letters.iter().position(|l| l.flags & flags::SEEN == 0);
-        let slots = letters.iter().map(|l| Slot { uid: l.uid, modseq: l.modseq }).collect();
+        let uids = UidMap::from_sorted(letters.iter().map(|l| l.uid));
         let mut view = View {
             modseq: folder.highestmodseq,
             folder,
             read_only,
-            slots,
+            uids,
+            told: HashMap::new(),
             recent,
             vanished: HashSet::new(),
             keywords: Vec::new(),
@@ -203,7 +203,7 @@ impl Session {
         for line in view.flag_lines() {
             self.line(&line);
         }
-        self.line(&format!("* {} EXISTS", view.slots.len()));
+        self.line(&format!("* {} EXISTS", view.uids.len()));
         self.line(&format!("* {} RECENT", view.recent.len()));
         if let Some(i) = first_unseen {
             self.line(&format!("* OK [UNSEEN {}] First unseen", i + 1));
@@ -509,7 +509,7 @@ impl Session {
         }
         if added {
             let view = self.view();
-            let (exists, recent) = (view.slots.len(), view.recent.len());
+            let (exists, recent) = (view.uids.len(), view.recent.len());
             self.line(&format!("* {exists} EXISTS"));
             self.line(&format!("* {recent} RECENT"));
         }
@@ -529,23 +529,21 @@ impl Session {
                 view.vanished.extend(seen);
             }
             Gone::Present(present) => {
-                let missing: Vec<i64> = view.slots.iter().map(|s| s.uid).filter(|u| !present.contains(u)).collect();
+                let missing: Vec<i64> = view.uids.iter().filter(|u| !present.contains(u)).collect();
                 view.vanished.extend(missing);
             }
         }
-        let known_max = view.slots.last().map_or(0, |s| s.uid);
+        let known_max = view.uids.last().unwrap_or(0);
+        let told = std::mem::take(&mut view.told);
         let (mut changed, mut new) = (Vec::new(), Vec::new());
         for letter in changes.letters {
             if letter.uid > known_max {
-                view.slots.push(Slot { uid: letter.uid, modseq: letter.modseq });
+                view.uids.push(letter.uid);
                 if view.read_only && letter.flags & flags::RECENT != 0 {
                     view.recent.insert(letter.uid);
                 }
                 new.push(letter);
-            } else if let Ok(i) = view.slots.binary_search_by_key(&letter.uid, |s| s.uid)
-                && letter.modseq > view.slots[i].modseq
-            {
-                view.slots[i].modseq = letter.modseq;
+            } else if view.uids.seq_of(letter.uid).is_some() && told.get(&letter.uid).is_none_or(|m| letter.modseq > *m) {
                 changed.push(letter);
             }
         }
@@ -563,16 +561,11 @@ impl Session {
             return;
         }
         let gone = std::mem::take(&mut view.vanished);
-        let mut lines = Vec::with_capacity(gone.len());
-        for (i, slot) in view.slots.iter().enumerate() {
-            if gone.contains(&slot.uid) {
-                lines.push(format!("* {} EXPUNGE", i - lines.len() + 1));
-            }
-        }
-        view.slots.retain(|s| !gone.contains(&s.uid));
+        let numbers = view.uids.remove(&gone);
         view.recent.retain(|u| !gone.contains(u));
-        for line in lines {
-            self.line(&line);
+        view.told.retain(|u, _| !gone.contains(u));
+        for n in numbers {
+            self.line(&format!("* {n} EXPUNGE"));
         }
     }
 }
