@@ -215,7 +215,7 @@ impl Session {
         }
         let access = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         let verb = if read_only { "EXAMINE" } else { "SELECT" };
-        self.state = State::Selected(account, view);
+        self.state = State::Selected(account, Box::new(view));
         self.ok(tag, &format!("[{access}] {verb} completed"));
         Ok(())
     }
@@ -446,7 +446,7 @@ impl Session {
                         return Ok(Next::Close);
                     }
                     Ok(Err(e)) => return Err(e),
-                    Ok(Ok(bytes)) if bytes.is_empty() => return Ok(Next::Close),
+                    Ok(Ok([])) => return Ok(Next::Close),
                     Ok(Ok(bytes)) => {
                         let (used, done) = match bytes.iter().position(|&b| b == b'\n') {
                             Some(i) => (i + 1, true),

@@ -55,7 +55,8 @@ const MAX_ERRORS: u32 = 20;
 pub(super) enum State {
     NotAuthenticated,
     Authenticated(Account),
-    Selected(Account, View),
+    /// Boxed: a view is much bigger than the other states.
+    Selected(Account, Box<View>),
 }
 
 pub struct Session {
