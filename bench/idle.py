@@ -150,23 +150,7 @@ class Dovecot(ib.DovecotServer):
         return tree_pids(self.proc.pid) if self.proc and self.proc.poll() is None else []
 
 
-def tree_pids(root):
-    children = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(d))
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += children.get(p, [])
-    return out
+tree_pids = ib.tree_pids
 
 
 def memory_kib(pids):

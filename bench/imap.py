@@ -669,9 +669,9 @@ def clk_tck():
     return os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu(root_pid) -> float:
-    """CPU seconds (user + system) of a process and all its descendants."""
-    children, cpu = {}, {}
+def tree_pids(root):
+    """A process and all its descendants, from /proc."""
+    children = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -680,15 +680,26 @@ def tree_cpu(root_pid) -> float:
                 stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        pid, ppid = int(d), int(fields[1])
-        children.setdefault(ppid, []).append(pid)
-        cpu[pid] = (int(fields[11]) + int(fields[12])) / clk_tck()
-    total, todo = 0.0, [root_pid]
+        children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(d))
+    out, todo = [], [root]
     while todo:
         p = todo.pop()
-        total += cpu.get(p, 0.0)
+        out.append(p)
         todo += children.get(p, [])
+    return out
+
+
+def tree_cpu(root_pid) -> float:
+    """CPU seconds (user + system) of a process and all its descendants."""
+    total = 0.0
+    for pid in tree_pids(root_pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / clk_tck()
     return total
 
 
