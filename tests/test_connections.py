@@ -283,3 +283,15 @@ def test_probes_that_connect_and_close_log_no_warning(tmp_path, start_server):
     time.sleep(1)
     warnings = [line for line in server.log().splitlines() if " WARN " in line and "self-signed" not in line]
     assert warnings == [], "\n".join(warnings)
+
+
+def test_a_session_closed_for_too_many_errors_is_logged(tmp_path, start_server):
+    """Each protocol names the client and the count when it gives up on a
+    session sending nothing but bad commands."""
+    server, ports = serve(tmp_path, start_server)
+    for proto, junk in (("smtp", b"BOGUS\r\n"), ("pop3", b"BOGUS\r\n"), ("imap", b"a BOGUS\r\n")):
+        with socket.create_connection(("127.0.0.1", ports[proto]), timeout=10) as s:
+            s.sendall(junk * 30)
+            s.shutdown(socket.SHUT_WR)
+            read_until_closed(s, 10)
+        server.wait_for_log(rf"WARN {proto}: 127\.0\.0\.1: \d+ bad commands; session closed")

@@ -128,6 +128,7 @@ impl Session {
                 return Ok(());
             }
             if self.errors >= MAX_ERRORS {
+                tracing::warn!(target: "imap", "{}: {} bad commands; session closed", self.peer.ip(), self.errors);
                 self.line("* BYE Too many errors");
                 return Ok(());
             }

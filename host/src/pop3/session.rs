@@ -123,6 +123,7 @@ impl Session {
                 return Ok(());
             }
             if self.errors >= MAX_ERRORS {
+                tracing::warn!(target: "pop3", "{}: {} bad commands; session closed", self.peer.ip(), self.errors);
                 return self.err("too many errors, closing connection").await;
             }
         }
