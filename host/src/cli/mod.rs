@@ -115,7 +115,7 @@ fn find_config(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 fn open_store(settings: &crate::config::Settings) -> anyhow::Result<crate::store::Store> {
     use crate::config::DatabaseEngine;
     let engine = match settings.database_engine {
-        DatabaseEngine::Sqlite => return Ok(crate::store::Store::open(&settings.data_folder)?),
+        DatabaseEngine::Sqlite => return Ok(crate::store::Store::open(&settings.data_folder, &settings.storage_folder)?),
         DatabaseEngine::Mysql => "mysql",
         DatabaseEngine::Postgresql => "postgresql",
     };

@@ -255,7 +255,6 @@ async fn start_imap(s: &Settings, store: &Store, services: &ServiceManager, tls:
     let ctx = Arc::new(ImapContext {
         server_name: s.server_name.clone(),
         store: store.clone(),
-        storage: s.storage_folder.clone(),
         tls,
         allow_plaintext_auth: s.allow_plaintext_auth,
         timeout: s.imap_timeout,

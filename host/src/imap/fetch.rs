@@ -10,8 +10,7 @@ use super::cache::Cached;
 use super::mime;
 use super::session::Session;
 use super::wire;
-use crate::store::folders::{self, FlagChange};
-use crate::store::mailbox::{self, Letter, flags};
+use crate::store::mailbox::{Letter, flags};
 use crate::store::spool;
 
 impl Session {
@@ -46,7 +45,7 @@ impl Session {
         let targets: Vec<(u32, i64)> = self.view().resolve(set, uid);
         let folder = self.view().folder.id;
         let uids: Vec<i64> = targets.iter().map(|(_, uid)| *uid).collect();
-        let mut letters: HashMap<i64, Letter> = match self.ctx.store.call(move |c| mailbox::letters_by_uid(c, folder, &uids)).await {
+        let mut letters: HashMap<i64, Letter> = match self.ctx.store.letters_by_uid(folder, uids).await {
             Ok(found) => found.into_iter().map(|l| (l.uid, l)).collect(),
             Err(e) => {
                 self.answer(tag, "FETCH", Err(e));
@@ -121,20 +120,16 @@ impl Session {
     }
 
     async fn mark_seen(&mut self, letter: Letter) -> Letter {
-        let (folder, id) = (letter.folder, letter.id);
-        let result = self
-            .ctx
-            .store
-            .call(move |c| folders::change_flags(c, folder, &[id], FlagChange::Add, flags::SEEN, &[], None))
-            .await;
-        match result {
-            Ok((mut changed, _)) if !changed.is_empty() => {
-                let updated = changed.remove(0);
-                self.ctx.store.folder_changed(folder);
+        match self.ctx.store.mark_seen(&letter).await {
+            Ok(Some(updated)) => {
                 self.view().told(&updated);
                 updated
             }
-            _ => letter,
+            Ok(None) => letter,
+            Err(e) => {
+                tracing::warn!(target: "imap", "cannot set \\Seen on letter {}: {e}", letter.id);
+                letter
+            }
         }
     }
 }

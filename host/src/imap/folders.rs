@@ -11,8 +11,7 @@ use super::command::{DateTime, Flag, StatusItem};
 use super::mailbox_name;
 use super::session::Session;
 use super::wire;
-use crate::store::folders;
-use crate::store::mailbox::{self, Folder, canonical_name, flags};
+use crate::store::mailbox::{Folder, canonical_name, flags};
 use crate::store::{StoreError, spool};
 
 pub(super) const SEP: char = '/';
@@ -24,8 +23,8 @@ impl Session {
         if let Some(dir) = &self.letter_dir {
             return Ok(dir.clone());
         }
-        let (domain, storage) = (self.account().domain.clone(), self.ctx.storage.clone());
-        let dir = self.ctx.store.call(move |c| mailbox::domain_letter_dir(c, &storage, &domain)).await?;
+        let account = self.account().clone();
+        let dir = self.ctx.store.letter_dir(&account).await?;
         self.letter_dir = Some(dir.clone());
         Ok(dir)
     }
@@ -41,48 +40,15 @@ impl Session {
             return Ok(());
         }
         let account = self.account().id;
-        let result = self
-            .ctx
-            .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let now = crate::store::unix_now();
-                // Superior names are created too (RFC 3501 §6.3.3).
-                let parts: Vec<&str> = name.split(SEP).collect();
-                for i in 1..parts.len() {
-                    let parent = parts[..i].join("/");
-                    if mailbox::find_folder(&tx, account, &parent)?.is_none() {
-                        folders::create(&tx, account, &parent, now)?;
-                    }
-                }
-                folders::create(&tx, account, &name, now)?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await;
+        let result = self.ctx.store.create_folder(account, &name, SEP).await;
         self.answer(tag, "CREATE", result);
         Ok(())
     }
 
     pub(super) async fn delete(&mut self, tag: &str, name: &str) -> std::io::Result<()> {
-        let (account, n) = (self.account().id, name.to_string());
-        let dir = self.letter_dir().await;
-        let result = self
-            .ctx
-            .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let freed = folders::delete(&tx, account, &n)?;
-                tx.commit()?;
-                Ok(freed)
-            })
-            .await;
-        if let (Ok(freed), Ok(dir)) = (&result, &dir) {
-            for fid in freed {
-                let _ = std::fs::remove_file(spool::letter_path(dir, fid));
-            }
-        }
-        self.answer(tag, "DELETE", result.map(|_| ()));
+        let account = self.account().clone();
+        let result = self.ctx.store.delete_folder(&account, name).await;
+        self.answer(tag, "DELETE", result);
         Ok(())
     }
 
@@ -92,28 +58,13 @@ impl Session {
             self.no(tag, &format!("[CANNOT] Invalid mailbox name: {why}"));
             return Ok(());
         }
-        let result = self
-            .ctx
-            .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                folders::rename(&tx, account, &f, &t, SEP, crate::store::unix_now())?;
-                tx.commit()?;
-                Ok(())
-            })
-            .await;
+        let result = self.ctx.store.rename_folder(account, &f, &t, SEP).await;
         self.answer(tag, "RENAME", result);
         Ok(())
     }
 
     pub(super) async fn subscribe(&mut self, tag: &str, name: &str, on: bool) -> std::io::Result<()> {
-        let (account, n) = (self.account().id, name.to_string());
-        let result = self.ctx.store.call(move |c| folders::subscribe(c, account, &n, on)).await;
-        let result = match result {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(StoreError::NotFound(format!("mailbox {name}"))),
-            Err(e) => Err(e),
-        };
+        let result = self.ctx.store.subscribe(self.account().id, name, on).await;
         self.answer(tag, if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" }, result);
         Ok(())
     }
@@ -126,7 +77,7 @@ impl Session {
             return Ok(());
         }
         let account = self.account().id;
-        let all = match self.ctx.store.call(move |c| mailbox::list_folders(c, account)).await {
+        let all = match self.ctx.store.list_folders(account).await {
             Ok(all) => all,
             Err(e) => {
                 self.answer(tag, verb, Err(e));
@@ -151,16 +102,7 @@ impl Session {
     }
 
     pub(super) async fn status(&mut self, tag: &str, name: &str, items: &[StatusItem]) -> std::io::Result<()> {
-        let (account, n) = (self.account().id, name.to_string());
-        let found = self
-            .ctx
-            .store
-            .call(move |c| {
-                let Some(folder) = mailbox::find_folder(c, account, &n)? else { return Ok(None) };
-                let letters = mailbox::letters(c, folder.id)?;
-                Ok(Some((folder, letters)))
-            })
-            .await;
+        let found = self.ctx.store.folder_with_letters(self.account().id, name).await;
         let (folder, letters) = match found {
             Ok(Some(x)) => x,
             Ok(None) => {
@@ -204,8 +146,7 @@ impl Session {
                 return Ok(());
             },
         };
-        let (account, n) = (self.account().id, name.to_string());
-        let exists = self.ctx.store.call(move |c| mailbox::find_folder(c, account, &n)).await;
+        let exists = self.ctx.store.find_folder(self.account().id, name).await;
         let folder = match exists {
             Ok(Some(f)) => f,
             Ok(None) => {
@@ -229,29 +170,16 @@ impl Session {
         };
         let (bits, keywords) = wire::split_flags(flag_list);
         let when = date.map(|d| d.unix).unwrap_or_else(crate::store::unix_now);
-        let (f, letter) = (folder.id, fid.clone());
-        let recorded = self
-            .ctx
-            .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let uid = mailbox::append_with_keywords(&tx, f, &letter, size as i64, when, bits | flags::RECENT, &keywords.join(" "))?;
-                tx.commit()?;
-                Ok(uid)
-            })
-            .await;
+        let file = (spool::letter_path(&dir, &fid), fid);
+        let recorded = self.ctx.store.append(folder.id, file, size, when, bits | flags::RECENT, keywords).await;
         match recorded {
             Ok(uid) => {
-                self.ctx.store.folder_changed(folder.id);
                 if self.selected_folder() == Some(folder.id) {
                     self.sync(true).await?;
                 }
                 self.ok(tag, &format!("[APPENDUID {} {uid}] APPEND completed", folder.uidvalidity));
             }
-            Err(e) => {
-                let _ = std::fs::remove_file(spool::letter_path(&dir, &fid));
-                self.answer(tag, "APPEND", Err(e));
-            }
+            Err(e) => self.answer(tag, "APPEND", Err(e)),
         }
         Ok(())
     }

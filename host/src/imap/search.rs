@@ -10,7 +10,7 @@ use super::command::SearchKey;
 use super::cache::Cached;
 use super::mime;
 use super::session::Session;
-use crate::store::mailbox::{self, Letter, flags};
+use crate::store::mailbox::{Letter, flags};
 use crate::store::spool;
 
 /// What one message offers to a search.
@@ -39,7 +39,7 @@ impl Session {
         let view = self.view();
         let (folder, recent) = (view.folder.id, view.recent.clone());
         let uids = view.uids.clone();
-        let mut letters: HashMap<i64, Letter> = match self.ctx.store.call(move |c| mailbox::letters(c, folder)).await {
+        let mut letters: HashMap<i64, Letter> = match self.ctx.store.letters(folder).await {
             Ok(all) => all.into_iter().map(|l| (l.uid, l)).collect(),
             Err(e) => {
                 self.answer(tag, "SEARCH", Err(e));

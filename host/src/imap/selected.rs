@@ -13,9 +13,10 @@ use super::command::{Flag, SequenceSet, StoreMode};
 use super::session::{Next, Session, State};
 use super::uid_map::UidMap;
 use super::wire;
-use crate::store::folders::{self, FlagChange};
-use crate::store::mailbox::{self, Folder, Letter, flags};
-use crate::store::spool;
+use crate::store::StoreError;
+use crate::store::folders::FlagChange;
+use crate::store::mail::{FlagsChanged, FolderChanges, Gone, Selected};
+use crate::store::mailbox::{Folder, Letter, flags};
 
 /// The most of a line kept while waiting for IDLE's `DONE`.
 const MAX_IDLE_LINE: usize = 1024;
@@ -41,23 +42,6 @@ pub(crate) struct View {
     /// Folder change announcements since SELECT: `sync` reads the store
     /// only when this folder was named (or announcements were lost).
     changes: tokio::sync::broadcast::Receiver<i64>,
-}
-
-/// What changed in a folder since a view's modseq.
-struct Changes {
-    highest: i64,
-    /// Letters changed or added, by UID.
-    letters: Vec<Letter>,
-    gone: Gone,
-    /// UIDs that became \Recent for this session.
-    recent: Vec<i64>,
-}
-
-enum Gone {
-    /// UIDs expunged since the view's modseq.
-    Listed(Vec<i64>),
-    /// The expunge log was pruned past the view: every UID still present.
-    Present(HashSet<i64>),
 }
 
 impl View {
@@ -153,23 +137,9 @@ impl Session {
         if condstore {
             self.condstore = true;
         }
-        let n = name.to_string();
         let changes = self.ctx.store.watch_folders();
-        let found = self
-            .ctx
-            .store
-            .call(move |c| {
-                let Some(folder) = mailbox::find_folder(c, account.id, &n)? else { return Ok(None) };
-                let tx = c.transaction()?;
-                let recent = if read_only { Vec::new() } else { folders::take_recent(&tx, folder.id)? };
-                let letters = mailbox::letters(&tx, folder.id)?;
-                // Read in the same transaction as the letters: the view's starting point.
-                let folder = mailbox::find_folder(&tx, folder.account, &folder.name)?.unwrap_or(folder);
-                tx.commit()?;
-                Ok(Some((folder, letters, recent)))
-            })
-            .await;
-        let (folder, letters, recent) = match found {
+        let found = self.ctx.store.select(account.id, name, read_only).await;
+        let Selected { folder, letters, recent } = match found {
             Ok(Some(x)) => x,
             Ok(None) => {
                 self.no(tag, "[NONEXISTENT] No such mailbox");
@@ -251,29 +221,15 @@ impl Session {
         Ok(())
     }
 
-    /// Expunge in the store and remove freed files; the EXPUNGE responses
-    /// come from the next `sync`.
-    async fn remove_deleted(&mut self, folder: i64, only: Option<Vec<i64>>) -> Result<Vec<i64>, crate::store::StoreError> {
-        let dir = self.letter_dir().await?;
-        let (uids, freed) = self
-            .ctx
-            .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let result = folders::expunge(&tx, folder, only.as_deref())?;
-                tx.commit()?;
-                Ok(result)
-            })
-            .await?;
-        for fid in freed {
-            let path = spool::letter_path(&dir, &fid);
-            self.ctx.cache.forget(&path);
-            let _ = std::fs::remove_file(path);
+    /// Expunge in the store (which removes freed files); the EXPUNGE
+    /// responses come from the next `sync`.
+    async fn remove_deleted(&mut self, folder: i64, only: Option<Vec<i64>>) -> Result<Vec<i64>, StoreError> {
+        let account = self.account().clone();
+        let expunged = self.ctx.store.expunge(&account, folder, only).await?;
+        for path in &expunged.freed {
+            self.ctx.cache.forget(path);
         }
-        if !uids.is_empty() {
-            self.ctx.store.folder_changed(folder);
-        }
-        Ok(uids)
+        Ok(expunged.uids)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -304,26 +260,15 @@ impl Session {
             StoreMode::Remove => FlagChange::Remove,
         };
         let since = unchanged_since.map(|u| u as i64);
-        let result = self
-            .ctx
-            .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let ids: Vec<i64> = mailbox::letters_by_uid(&tx, folder, &uids)?.iter().map(|l| l.id).collect();
-                let r = folders::change_flags(&tx, folder, &ids, change, bits, &keywords, since)?;
-                tx.commit()?;
-                Ok(r)
-            })
-            .await;
-        let (changed, refused) = match result {
+        let result = self.ctx.store.change_flags(folder, uids, change, bits, keywords, since).await;
+        let FlagsChanged { letters: changed, refused, found } = match result {
             Ok(r) => r,
             Err(e) => {
                 self.answer(tag, "STORE", Err(e));
                 return Ok(());
             },
         };
-        self.ctx.store.folder_changed(folder);
-        let expunged = changed.len() + refused.len() < asked;
+        let expunged = found < asked;
         self.announce_keywords(&changed);
         for letter in changed {
             let Some(seq) = self.view().told(&letter) else { continue };
@@ -375,23 +320,8 @@ impl Session {
             return Ok(());
         }
         let uids: Vec<i64> = self.view().resolve(set, uid).into_iter().map(|(_, uid)| uid).collect();
-        let (account, n, source) = (self.account().id, name.to_string(), self.view().folder.id);
-        let result = self
-            .ctx
-            .store
-            .call(move |c| {
-                let Some(target) = mailbox::find_folder(c, account, &n)? else { return Ok(None) };
-                let tx = c.transaction()?;
-                let letters = mailbox::letters_by_uid(&tx, source, &uids)?;
-                let pairs = folders::copy(&tx, &letters, target.id)?;
-                if moving {
-                    let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
-                    mailbox::remove_letters(&tx, source, &ids)?;
-                }
-                tx.commit()?;
-                Ok(Some((target, pairs)))
-            })
-            .await;
+        let (account, source) = (self.account().id, self.view().folder.id);
+        let result = self.ctx.store.copy(account, source, uids, name, moving).await;
         let (target, pairs) = match result {
             Ok(Some(x)) => x,
             Ok(None) => {
@@ -403,7 +333,6 @@ impl Session {
                 return Ok(());
             },
         };
-        self.ctx.store.folder_changed(target.id);
         if pairs.is_empty() {
             self.ok(tag, "Nothing to do");
             return Ok(());
@@ -413,7 +342,6 @@ impl Session {
         let code = format!("COPYUID {} {} {}", target.uidvalidity, from.join(","), to.join(","));
         if moving {
             // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs.
-            self.ctx.store.folder_changed(source);
             self.line(&format!("* OK [{code}] Moved"));
             self.sync(true).await?;
             self.ok(tag, "MOVE completed");
@@ -492,7 +420,7 @@ impl Session {
         let (mut changed, mut added) = (Vec::new(), false);
         if announced {
             let (since, read_only) = (view.modseq, view.read_only);
-            match self.ctx.store.call(move |c| changes_since(c, folder, since, read_only)).await {
+            match self.ctx.store.changes_since(folder, since, read_only).await {
                 Ok(changes) => (changed, added) = self.apply(changes),
                 Err(e) => tracing::warn!(target: "imap", "cannot read the changes of folder {folder}: {e}"),
             }
@@ -519,7 +447,7 @@ impl Session {
     /// Take `changes` into the view: expunged UIDs wait in `vanished`, new
     /// letters get slots, new keywords are announced. Returns the letters
     /// whose flags the client must be told and whether any letter was added.
-    fn apply(&mut self, changes: Changes) -> (Vec<Letter>, bool) {
+    fn apply(&mut self, changes: FolderChanges) -> (Vec<Letter>, bool) {
         let view = self.view();
         view.modseq = view.modseq.max(changes.highest);
         view.recent.extend(changes.recent);
@@ -568,19 +496,4 @@ impl Session {
             self.line(&format!("* {n} EXPUNGE"));
         }
     }
-}
-
-/// What changed in `folder` after modseq `since` (run on the store's thread).
-fn changes_since(c: &mut rusqlite::Connection, folder: i64, since: i64, read_only: bool) -> Result<Changes, crate::store::StoreError> {
-    let tx = c.transaction()?;
-    let highest = folders::highest_modseq(&tx, folder)?;
-    // Clearing \Recent is a write: only for a session that may (not EXAMINE).
-    let recent = if read_only { Vec::new() } else { folders::take_recent_since(&tx, folder, since)? };
-    let letters = mailbox::letters_changed_since(&tx, folder, since)?;
-    let gone = match mailbox::expunged_since(&tx, folder, since)? {
-        Some(uids) => Gone::Listed(uids),
-        None => Gone::Present(mailbox::uids(&tx, folder)?.into_iter().collect()),
-    };
-    tx.commit()?;
-    Ok(Changes { highest, letters, gone, recent })
 }

@@ -25,7 +25,6 @@ use crate::stream::{self, BoxStream};
 pub struct ImapContext {
     pub server_name: String,
     pub store: Store,
-    pub storage: PathBuf,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub allow_plaintext_auth: bool,
     /// RFC 3501 §5.4: at least 30 minutes of inactivity before logout.

@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod folders;
 pub mod mailbox;
+pub mod mail;
 pub mod password;
 pub mod queue;
 pub(crate) mod schema;
@@ -65,14 +66,17 @@ pub fn unix_now() -> i64 {
 pub struct Store {
     jobs: mpsc::Sender<Job>,
     path: PathBuf,
+    /// StorageFolder: letter files of domains without their own path.
+    storage: PathBuf,
     /// Folder ids whose letters changed (new mail, flags, expunge): IMAP
     /// sessions with the folder selected (or in IDLE) tell their clients.
     changes: tokio::sync::broadcast::Sender<i64>,
 }
 
 impl Store {
-    /// Open (creating and migrating if needed) `data_folder/rumble.sqlite`.
-    pub fn open(data_folder: &Path) -> Result<Store, StoreError> {
+    /// Open (creating and migrating if needed) `data_folder/rumble.sqlite`;
+    /// letter files live under `storage_folder` (or a domain's own path).
+    pub fn open(data_folder: &Path, storage_folder: &Path) -> Result<Store, StoreError> {
         let path = data_folder.join("rumble.sqlite");
         std::fs::create_dir_all(data_folder).map_err(|e| StoreError::Invalid(format!(
             "cannot create DataFolder {}: {e}",
@@ -91,7 +95,7 @@ impl Store {
             })
             .map_err(|e| StoreError::Invalid(format!("cannot start the store thread: {e}")))?;
         let (changes, _) = tokio::sync::broadcast::channel(1024);
-        Ok(Store { jobs, path, changes })
+        Ok(Store { jobs, path, storage: storage_folder.to_path_buf(), changes })
     }
 
     pub fn path(&self) -> &Path {

@@ -1,0 +1,303 @@
+//! Mail operations on an account's folders, as IMAP uses them: each one
+//! runs its own transaction and does what must follow the commit (announce
+//! the folders it changed, remove the letter files it freed), so protocol
+//! code never sees SQL, a connection or a transaction.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use rusqlite::Connection;
+
+use super::folders::{self, FlagChange};
+use super::mailbox::{self, Folder, Letter};
+use super::{Account, Store, StoreError, spool, unix_now};
+
+/// A folder as SELECT/EXAMINE finds it.
+pub struct Selected {
+    /// Read in the same transaction as the letters: the view's starting point.
+    pub folder: Folder,
+    pub letters: Vec<Letter>,
+    /// UIDs whose \Recent this session took (empty for EXAMINE).
+    pub recent: Vec<i64>,
+}
+
+/// What changed in a folder after a modseq.
+pub struct FolderChanges {
+    pub highest: i64,
+    /// Letters changed or added, by UID.
+    pub letters: Vec<Letter>,
+    pub gone: Gone,
+    /// UIDs that became \Recent for the asking session.
+    pub recent: Vec<i64>,
+}
+
+pub enum Gone {
+    /// UIDs expunged since the modseq.
+    Listed(Vec<i64>),
+    /// The expunge log was pruned past the modseq: every UID still present.
+    Present(HashSet<i64>),
+}
+
+/// The result of an expunge: the UIDs removed, and the files freed (already
+/// deleted; callers holding derived data may forget them).
+pub struct Expunged {
+    pub uids: Vec<i64>,
+    pub freed: Vec<PathBuf>,
+}
+
+/// A flag change: the letters as they are now, and the UIDs a CONDSTORE
+/// `UNCHANGEDSINCE` refused.
+pub struct FlagsChanged {
+    pub letters: Vec<Letter>,
+    pub refused: Vec<i64>,
+    /// How many of the asked UIDs were still in the folder.
+    pub found: usize,
+}
+
+impl Store {
+    /// Where `account`'s letter files live.
+    pub async fn letter_dir(&self, account: &Account) -> Result<PathBuf, StoreError> {
+        let (domain, storage) = (account.domain.clone(), self.storage.clone());
+        self.call(move |c| mailbox::domain_letter_dir(c, &storage, &domain)).await
+    }
+
+    pub async fn find_folder(&self, account: i64, name: &str) -> Result<Option<Folder>, StoreError> {
+        let name = name.to_string();
+        self.call(move |c| mailbox::find_folder(c, account, &name)).await
+    }
+
+    pub async fn list_folders(&self, account: i64) -> Result<Vec<Folder>, StoreError> {
+        self.call(move |c| mailbox::list_folders(c, account)).await
+    }
+
+    /// The folder and its letters (STATUS).
+    pub async fn folder_with_letters(&self, account: i64, name: &str) -> Result<Option<(Folder, Vec<Letter>)>, StoreError> {
+        let name = name.to_string();
+        self.call(move |c| {
+            let Some(folder) = mailbox::find_folder(c, account, &name)? else { return Ok(None) };
+            let letters = mailbox::letters(c, folder.id)?;
+            Ok(Some((folder, letters)))
+        })
+        .await
+    }
+
+    /// SELECT (takes \Recent) or EXAMINE (`read_only`: takes nothing).
+    pub async fn select(&self, account: i64, name: &str, read_only: bool) -> Result<Option<Selected>, StoreError> {
+        let name = name.to_string();
+        self.call(move |c| {
+            let Some(folder) = mailbox::find_folder(c, account, &name)? else { return Ok(None) };
+            let tx = c.transaction()?;
+            let recent = if read_only { Vec::new() } else { folders::take_recent(&tx, folder.id)? };
+            let letters = mailbox::letters(&tx, folder.id)?;
+            let folder = mailbox::find_folder(&tx, folder.account, &folder.name)?.unwrap_or(folder);
+            tx.commit()?;
+            Ok(Some(Selected { folder, letters, recent }))
+        })
+        .await
+    }
+
+    /// What changed in `folder` after modseq `since`; a session that may
+    /// (not EXAMINE) takes the \Recent of new letters.
+    pub async fn changes_since(&self, folder: i64, since: i64, read_only: bool) -> Result<FolderChanges, StoreError> {
+        self.call(move |c| changes_since(c, folder, since, read_only)).await
+    }
+
+    pub async fn letters(&self, folder: i64) -> Result<Vec<Letter>, StoreError> {
+        self.call(move |c| mailbox::letters(c, folder)).await
+    }
+
+    pub async fn letters_by_uid(&self, folder: i64, uids: Vec<i64>) -> Result<Vec<Letter>, StoreError> {
+        self.call(move |c| mailbox::letters_by_uid(c, folder, &uids)).await
+    }
+
+    /// Remove the \Deleted letters of `folder` (only UIDs in `only`, when
+    /// given), delete the files no letter uses any more, announce it.
+    pub async fn expunge(&self, account: &Account, folder: i64, only: Option<Vec<i64>>) -> Result<Expunged, StoreError> {
+        let dir = self.letter_dir(account).await?;
+        let (uids, freed) = self
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let result = folders::expunge(&tx, folder, only.as_deref())?;
+                tx.commit()?;
+                Ok(result)
+            })
+            .await?;
+        if !uids.is_empty() {
+            self.folder_changed(folder);
+        }
+        Ok(Expunged { uids, freed: remove_files(&dir, freed) })
+    }
+
+    /// Change flags of the letters with `uids` in `folder` (see
+    /// `folders::change_flags`), and announce it.
+    pub async fn change_flags(
+        &self,
+        folder: i64,
+        uids: Vec<i64>,
+        change: FlagChange,
+        bits: i64,
+        keywords: Vec<String>,
+        unchanged_since: Option<i64>,
+    ) -> Result<FlagsChanged, StoreError> {
+        let result = self
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let ids: Vec<i64> = mailbox::letters_by_uid(&tx, folder, &uids)?.iter().map(|l| l.id).collect();
+                let (letters, refused) = folders::change_flags(&tx, folder, &ids, change, bits, &keywords, unchanged_since)?;
+                tx.commit()?;
+                Ok(FlagsChanged { found: ids.len(), letters, refused })
+            })
+            .await?;
+        self.folder_changed(folder);
+        Ok(result)
+    }
+
+    /// Add \Seen to one letter; the letter as it is now if it changed.
+    pub async fn mark_seen(&self, letter: &Letter) -> Result<Option<Letter>, StoreError> {
+        let (folder, id) = (letter.folder, letter.id);
+        let (mut changed, _) = self
+            .call(move |c| folders::change_flags(c, folder, &[id], FlagChange::Add, mailbox::flags::SEEN, &[], None))
+            .await?;
+        if changed.is_empty() {
+            return Ok(None);
+        }
+        self.folder_changed(folder);
+        Ok(Some(changed.remove(0)))
+    }
+
+    /// COPY (or MOVE) the letters with `uids` of `source` into the folder
+    /// `target` of `account`: the target and (source UID, new UID) pairs,
+    /// or None when there is no such target.
+    pub async fn copy(
+        &self,
+        account: i64,
+        source: i64,
+        uids: Vec<i64>,
+        target: &str,
+        moving: bool,
+    ) -> Result<Option<(Folder, Vec<(i64, i64)>)>, StoreError> {
+        let target = target.to_string();
+        let copied = self
+            .call(move |c| {
+                let Some(target) = mailbox::find_folder(c, account, &target)? else { return Ok(None) };
+                let tx = c.transaction()?;
+                let letters = mailbox::letters_by_uid(&tx, source, &uids)?;
+                let pairs = folders::copy(&tx, &letters, target.id)?;
+                if moving {
+                    let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
+                    mailbox::remove_letters(&tx, source, &ids)?;
+                }
+                tx.commit()?;
+                Ok(Some((target, pairs)))
+            })
+            .await?;
+        if let Some((target, _)) = &copied {
+            self.folder_changed(target.id);
+            if moving {
+                self.folder_changed(source);
+            }
+        }
+        Ok(copied)
+    }
+
+    /// CREATE: the folder and any missing superior names (`sep`-separated).
+    pub async fn create_folder(&self, account: i64, name: &str, sep: char) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let now = unix_now();
+            let parts: Vec<&str> = name.split(sep).collect();
+            for i in 1..parts.len() {
+                let parent = parts[..i].join(&sep.to_string());
+                if mailbox::find_folder(&tx, account, &parent)?.is_none() {
+                    folders::create(&tx, account, &parent, now)?;
+                }
+            }
+            folders::create(&tx, account, &name, now)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// DELETE a folder with its letters; freed files are removed.
+    pub async fn delete_folder(&self, account: &Account, name: &str) -> Result<(), StoreError> {
+        let dir = self.letter_dir(account).await?;
+        let (id, name) = (account.id, name.to_string());
+        let freed = self
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let freed = folders::delete(&tx, id, &name)?;
+                tx.commit()?;
+                Ok(freed)
+            })
+            .await?;
+        remove_files(&dir, freed);
+        Ok(())
+    }
+
+    pub async fn rename_folder(&self, account: i64, from: &str, to: &str, sep: char) -> Result<(), StoreError> {
+        let (from, to) = (from.to_string(), to.to_string());
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            folders::rename(&tx, account, &from, &to, sep, unix_now())?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// (UN)SUBSCRIBE; NotFound when there is no such folder.
+    pub async fn subscribe(&self, account: i64, name: &str, on: bool) -> Result<(), StoreError> {
+        let n = name.to_string();
+        match self.call(move |c| folders::subscribe(c, account, &n, on)).await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound(format!("mailbox {name}"))),
+        }
+    }
+
+    /// APPEND a letter whose file is already written into `folder`; its
+    /// UID. The file is removed again if the row cannot be added.
+    pub async fn append(&self, folder: i64, file: (PathBuf, String), size: u64, internaldate: i64, flags: i64, keywords: Vec<String>) -> Result<i64, StoreError> {
+        let (path, fid) = file;
+        let recorded = self
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let uid = mailbox::append_with_keywords(&tx, folder, &fid, size as i64, internaldate, flags, &keywords.join(" "))?;
+                tx.commit()?;
+                Ok(uid)
+            })
+            .await;
+        match &recorded {
+            Ok(_) => self.folder_changed(folder),
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        recorded
+    }
+}
+
+fn changes_since(c: &mut Connection, folder: i64, since: i64, read_only: bool) -> Result<FolderChanges, StoreError> {
+    let tx = c.transaction()?;
+    let highest = folders::highest_modseq(&tx, folder)?;
+    let recent = if read_only { Vec::new() } else { folders::take_recent_since(&tx, folder, since)? };
+    let letters = mailbox::letters_changed_since(&tx, folder, since)?;
+    let gone = match mailbox::expunged_since(&tx, folder, since)? {
+        Some(uids) => Gone::Listed(uids),
+        None => Gone::Present(mailbox::uids(&tx, folder)?.into_iter().collect()),
+    };
+    tx.commit()?;
+    Ok(FolderChanges { highest, letters, gone, recent })
+}
+
+/// Delete freed letter files (after the commit); their paths.
+fn remove_files(dir: &std::path::Path, fids: Vec<String>) -> Vec<PathBuf> {
+    fids.into_iter()
+        .map(|fid| {
+            let path = spool::letter_path(dir, &fid);
+            let _ = std::fs::remove_file(&path);
+            path
+        })
+        .collect()
+}
