@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::store::accounts::{self, Account};
+use crate::store::accounts::Account;
 use crate::store::{Store, StoreError};
 
 /// Remembered logins; the map is cleared when it grows past this.
@@ -52,7 +52,7 @@ async fn check(store: &Store, login: &str, password: &str) -> Result<Option<Acco
         return Ok(None);
     };
     let (user, domain) = (user.to_lowercase(), domain.to_lowercase());
-    let Some(account) = store.call(move |c| accounts::exact_account(c, &domain, &user)).await? else {
+    let Some(account) = store.exact_account(&domain, &user).await? else {
         return Ok(None);
     };
     let digest = keyed_digest(password);

@@ -232,7 +232,6 @@ async fn start_pop3(s: &Settings, store: &Store, services: &ServiceManager, tls:
     let ctx = Arc::new(Pop3Context {
         server_name: s.server_name.clone(),
         store: store.clone(),
-        storage: s.storage_folder.clone(),
         tls,
         allow_plaintext_auth: s.allow_plaintext_auth,
         timeout: s.pop3_timeout,

@@ -17,14 +17,13 @@ use crate::lineio::{self, LineRead};
 use crate::sasl::{self, Credentials};
 use crate::smtp::data::DotStuffer;
 use crate::store::accounts::Account;
-use crate::store::mailbox::{self, flags};
+use crate::store::mailbox::flags;
 use crate::store::{Store, StoreError};
 use crate::stream::{self, BoxStream};
 
 pub struct Pop3Context {
     pub server_name: String,
     pub store: Store,
-    pub storage: PathBuf,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub allow_plaintext_auth: bool,
     /// RFC 1939 §3: an idle session may be closed after at least 10 minutes.
@@ -288,15 +287,7 @@ impl Session {
     }
 
     async fn open_maildrop(&self, account: Account, lock: DropLock) -> Result<Maildrop, StoreError> {
-        let (id, domain, storage) = (account.id, account.domain.clone(), self.ctx.storage.clone());
-        let (folder, dir, letters) = self
-            .ctx
-            .store
-            .call(move |c| {
-                let inbox = mailbox::ensure_folder(c, id, "INBOX", crate::store::unix_now())?;
-                Ok((inbox.id, mailbox::domain_letter_dir(c, &storage, &domain)?, mailbox::letters(c, inbox.id)?))
-            })
-            .await?;
+        let (folder, dir, letters) = self.ctx.store.open_inbox(&account).await?;
         let entries = letters
             .into_iter()
             .filter(|l| l.flags & flags::DELETED == 0)
@@ -413,23 +404,8 @@ impl Session {
         let seen: Vec<i64> = drop.entries.iter().filter(|e| e.retrieved && !e.deleted).map(|e| e.id).collect();
         let (folder, dir) = (drop.folder, drop.dir.clone());
         let count = deleted.len();
-        let result = self
-            .ctx
-            .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                mailbox::add_flags(&tx, &seen, flags::SEEN)?;
-                let freed = mailbox::remove_letters(&tx, folder, &deleted)?;
-                tx.commit()?;
-                Ok(freed)
-            })
-            .await;
-        match result {
-            Ok(freed) => {
-                self.ctx.store.folder_changed(folder);
-                for fid in freed {
-                    let _ = std::fs::remove_file(crate::store::spool::letter_path(&dir, &fid));
-                }
+        match self.ctx.store.close_maildrop(folder, dir, seen, deleted).await {
+            Ok(()) => {
                 self.ok(&format!("{} closing connection ({count} messages deleted)", self.ctx.server_name)).await?;
             }
             Err(e) => {

@@ -13,7 +13,7 @@ use super::address::ReversePath;
 use super::command::{Body, MailParams};
 use super::data::{DataReader, Feed};
 use super::session::{Next, Session, Transaction};
-use crate::store::{queue, spool, unix_now};
+use crate::store::spool;
 
 /// A message being streamed into its spool file. Dropped unfinished (a
 /// refused message, a broken connection), it removes its file.
@@ -232,11 +232,8 @@ impl Session {
             ReversePath::Null => String::new(),
             ReversePath::Mailbox(m) => m.to_string(),
         };
-        let (rcpts, params, f) = (tx.rcpts.clone(), params_text(&tx.params), fid.clone());
-        let now = unix_now();
-        let queued = self.ctx.store.call(move |c| queue::enqueue(c, &f, &sender, &rcpts, &params, now)).await;
+        let queued = self.ctx.store.enqueue(&fid, &sender, tx.rcpts.clone(), &params_text(&tx.params)).await;
         if let Err(e) = queued {
-            spool::remove_spool(&self.ctx.storage, &fid);
             return Err(format!("queue: {e}"));
         }
         self.ctx.queued.notify_one();

@@ -408,13 +408,8 @@ impl Session {
         if address == login {
             return true;
         }
-        let (user, domain, login) = (sender.local.to_lowercase(), sender.domain_lower(), login.to_string());
-        let alias = self
-            .ctx
-            .store
-            .call(move |c| Ok(accounts::find_account(c, &domain, &user)?.filter(|a| a.kind == accounts::AccountKind::Alias)))
-            .await;
-        matches!(alias, Ok(Some(a)) if a.alias_targets().contains(&login))
+        let alias = self.ctx.store.find_alias(&sender.domain_lower(), &sender.local.to_lowercase()).await;
+        matches!(alias, Ok(Some(a)) if a.alias_targets().iter().any(|t| t == login))
     }
 
     async fn rcpt(&mut self, to: ForwardPath) -> std::io::Result<()> {
@@ -461,21 +456,7 @@ impl Session {
     /// §4.5.1): postmaster@ServerName if that exists, else the postmaster
     /// of the first of our domains that has one.
     async fn postmaster(&self) -> Result<Recipient, StoreError> {
-        let server = self.ctx.server_name.to_lowercase();
-        let found = self
-            .ctx
-            .store
-            .call(move |c| {
-                let mut domains = vec![server];
-                domains.extend(accounts::list_domains(c)?.into_iter().map(|d| d.name));
-                for d in domains {
-                    if accounts::find_domain(c, &d)?.is_some() && accounts::find_account(c, &d, "postmaster")?.is_some() {
-                        return Ok(Some(format!("postmaster@{d}")));
-                    }
-                }
-                Ok(None)
-            })
-            .await?;
+        let found = self.ctx.store.postmaster(&self.ctx.server_name.to_lowercase()).await?;
         if found.is_none() {
             tracing::warn!(target: "smtp", "mail for <postmaster> refused: no postmaster account in any domain");
         }
@@ -485,17 +466,7 @@ impl Session {
     async fn classify(&self, m: &Mailbox) -> Result<Recipient, StoreError> {
         let domain = m.domain_lower();
         let user = m.local.to_lowercase();
-        let (d, u) = (domain.clone(), user.clone());
-        let found = self
-            .ctx
-            .store
-            .call(move |c| {
-                if accounts::find_domain(c, &d)?.is_none() {
-                    return Ok(None);
-                }
-                Ok(Some(accounts::find_account(c, &d, &u)?.is_some()))
-            })
-            .await?;
+        let found = self.ctx.store.local_recipient(&domain, &user).await?;
         Ok(match found {
             None => Recipient::Foreign(m.to_string()),
             Some(true) => Recipient::Local(format!("{user}@{domain}")),
@@ -514,8 +485,7 @@ impl Session {
             return Some((550, "5.7.1", "Relaying is disabled on this server".into()));
         }
         let domain = sender_domain?;
-        let d = domain.clone();
-        let flags = self.ctx.store.call(move |c| Ok(accounts::find_domain(c, &d)?.map(|d| d.flags))).await;
+        let flags = self.ctx.store.find_domain(&domain).await.map(|d| d.map(|d| d.flags));
         match flags {
             Ok(Some(flags)) if flags & accounts::DOMAIN_NO_RELAY != 0 => {
                 Some((550, "5.7.1", format!("Relaying is disabled for senders in {domain}")))

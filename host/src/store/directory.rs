@@ -1,0 +1,104 @@
+//! What the protocols ask about domains and accounts (is a domain ours,
+//! who is a recipient, who may log in), and the maildrop and queue steps of
+//! SMTP and POP3: each one call, with what follows its commit.
+
+use std::path::PathBuf;
+
+use super::accounts::{self, Account, AccountKind, Domain};
+use super::mailbox::{self, Letter, flags};
+use super::{Store, StoreError, queue, spool, unix_now};
+
+impl Store {
+    pub async fn find_domain(&self, domain: &str) -> Result<Option<Domain>, StoreError> {
+        let domain = domain.to_string();
+        self.call(move |c| accounts::find_domain(c, &domain)).await
+    }
+
+    /// The account that `user@domain` resolves to (Rumble's GLOB lookup).
+    pub async fn find_account(&self, domain: &str, user: &str) -> Result<Option<Account>, StoreError> {
+        let (domain, user) = (domain.to_string(), user.to_string());
+        self.call(move |c| accounts::find_account(c, &domain, &user)).await
+    }
+
+    /// The account named exactly `user@domain` (logins: no patterns).
+    pub async fn exact_account(&self, domain: &str, user: &str) -> Result<Option<Account>, StoreError> {
+        let (domain, user) = (domain.to_string(), user.to_string());
+        self.call(move |c| accounts::exact_account(c, &domain, &user)).await
+    }
+
+    /// The alias account `user@domain` resolves to, if it is an alias.
+    pub async fn find_alias(&self, domain: &str, user: &str) -> Result<Option<Account>, StoreError> {
+        Ok(self.find_account(domain, user).await?.filter(|a| a.kind == AccountKind::Alias))
+    }
+
+    /// None when `domain` is not ours; else whether `user` has an account there.
+    pub async fn local_recipient(&self, domain: &str, user: &str) -> Result<Option<bool>, StoreError> {
+        let (domain, user) = (domain.to_string(), user.to_string());
+        self.call(move |c| {
+            if accounts::find_domain(c, &domain)?.is_none() {
+                return Ok(None);
+            }
+            Ok(Some(accounts::find_account(c, &domain, &user)?.is_some()))
+        })
+        .await
+    }
+
+    /// The first `postmaster@` that exists: at `first` (ServerName), else
+    /// in our domains in order.
+    pub async fn postmaster(&self, first: &str) -> Result<Option<String>, StoreError> {
+        let first = first.to_string();
+        self.call(move |c| {
+            let mut domains = vec![first];
+            domains.extend(accounts::list_domains(c)?.into_iter().map(|d| d.name));
+            for d in domains {
+                if accounts::find_domain(c, &d)?.is_some() && accounts::find_account(c, &d, "postmaster")?.is_some() {
+                    return Ok(Some(format!("postmaster@{d}")));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    /// Queue rows for a message whose spool file is durable, in one
+    /// transaction; if they cannot be added the spool file is removed.
+    pub async fn enqueue(&self, fid: &str, sender: &str, recipients: Vec<String>, params: &str) -> Result<(), StoreError> {
+        let (f, sender, params) = (fid.to_string(), sender.to_string(), params.to_string());
+        let queued = self.call(move |c| queue::enqueue(c, &f, &sender, &recipients, &params, unix_now()).map(drop)).await;
+        if queued.is_err() {
+            spool::remove_spool(&self.storage, fid);
+        }
+        queued
+    }
+
+    /// POP3's maildrop: the account's INBOX (made if missing), where its
+    /// letter files are, and its letters.
+    pub async fn open_inbox(&self, account: &Account) -> Result<(i64, PathBuf, Vec<Letter>), StoreError> {
+        let (id, domain, storage) = (account.id, account.domain.clone(), self.storage.clone());
+        self.call(move |c| {
+            let inbox = mailbox::ensure_folder(c, id, "INBOX", unix_now())?;
+            Ok((inbox.id, mailbox::domain_letter_dir(c, &storage, &domain)?, mailbox::letters(c, inbox.id)?))
+        })
+        .await
+    }
+
+    /// POP3's UPDATE state: \Seen on what was retrieved and the deleted
+    /// letters removed, in one transaction; then announced and the freed
+    /// files (under `dir`) deleted.
+    pub async fn close_maildrop(&self, folder: i64, dir: PathBuf, seen: Vec<i64>, deleted: Vec<i64>) -> Result<(), StoreError> {
+        let freed = self
+            .call(move |c| {
+                let tx = c.transaction()?;
+                mailbox::add_flags(&tx, &seen, flags::SEEN)?;
+                let freed = mailbox::remove_letters(&tx, folder, &deleted)?;
+                tx.commit()?;
+                Ok(freed)
+            })
+            .await?;
+        self.folder_changed(folder);
+        for fid in freed {
+            let _ = std::fs::remove_file(spool::letter_path(&dir, &fid));
+        }
+        Ok(())
+    }
+}
