@@ -28,8 +28,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::services::{Service, ServiceManager, ServiceState};
-use crate::store::queue::{self, QueueItem};
-use crate::store::mailbox;
+use crate::store::queue::QueueItem;
 use crate::store::{Store, spool, unix_now};
 
 /// What the mailman needs from rumble.conf.
@@ -86,7 +85,7 @@ impl Mailman {
 
     async fn run(self: Arc<Self>) {
         let started = std::time::SystemTime::now();
-        match self.store.call(|c| queue::release_leases(c)).await {
+        match self.store.release_leases().await {
             Ok(n) if n > 0 => tracing::info!(target: "mailman", "{n} queue row(s) left by a previous run are due again"),
             Ok(_) => {}
             Err(e) => tracing::error!(target: "mailman", "cannot release old leases: {e}"),
@@ -132,19 +131,7 @@ impl Mailman {
             Ok(Err(e)) => return tracing::warn!(target: "mailman", "cannot sweep {}: {e}", self.cfg.storage.display()),
             Err(_) => return,
         };
-        let orphans = self
-            .store
-            .call(move |c| {
-                let mut orphans = Vec::new();
-                for (fid, letter) in files {
-                    let used = if letter { mailbox::letter_in_use(c, &fid)? } else { queue::spool_in_use(c, &fid)? };
-                    if !used {
-                        orphans.push((fid, letter));
-                    }
-                }
-                Ok(orphans)
-            })
-            .await;
+        let orphans = self.store.orphans(files).await;
         let orphans = match orphans {
             Ok(o) => o,
             Err(e) => return tracing::warn!(target: "mailman", "cannot sweep: {e}"),
@@ -169,8 +156,7 @@ impl Mailman {
             return 1;
         }
         let limit = BATCH.min(free as u32 * 4);
-        let now = unix_now();
-        let claimed = match self.store.call(move |c| queue::claim_due(c, now, limit, LEASE_SECS)).await {
+        let claimed = match self.store.claim_due(limit, LEASE_SECS).await {
             Ok(items) => items,
             Err(e) => {
                 tracing::error!(target: "mailman", "cannot read the queue: {e}");
@@ -194,7 +180,7 @@ impl Mailman {
 
     /// How long to sleep when nothing is due: until the next row is.
     async fn idle_wait(&self) -> Duration {
-        let next = self.store.call(|c| queue::next_due(c)).await.ok().flatten();
+        let next = self.store.next_due().await.ok().flatten();
         match next {
             Some(at) => Duration::from_secs((at - unix_now()).clamp(0, IDLE_POLL.as_secs() as i64) as u64)
                 .max(Duration::from_millis(200)),

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::dsn::{self, Action, Failure, Report};
 use super::Mailman;
-use crate::store::queue::{self, QueueItem};
+use crate::store::queue::QueueItem;
 use crate::store::{spool, unix_now};
 
 /// Most of the original message returned in a bounce: its header block.
@@ -74,26 +74,13 @@ impl Mailman {
     }
 
     async fn complete(&self, item: &QueueItem) {
-        let (id, fid) = (item.id, item.fid.clone());
-        let result = self
-            .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let in_use = queue::finish(&tx, &[id], &fid)?;
-                tx.commit()?;
-                Ok(in_use)
-            })
-            .await;
-        match result {
-            Ok(false) => spool::remove_spool(&self.cfg.storage, &item.fid),
-            Ok(true) => {}
-            Err(e) => tracing::error!(target: "mailman", "cannot complete queue row {}: {e}", item.id),
+        if let Err(e) = self.store.finish(vec![item.id], &item.fid, None).await {
+            tracing::error!(target: "mailman", "cannot complete queue row {}: {e}", item.id);
         }
     }
 
     async fn retry(&self, item: &QueueItem, reason: &str) {
-        let at = unix_now() + self.cfg.retry_interval.as_secs() as i64;
-        let (id, why) = (item.id, reason.to_string());
+        let (id, at) = (item.id, unix_now() + self.cfg.retry_interval.as_secs() as i64);
         tracing::info!(
             target: "mailman",
             "{} to {} deferred (attempt {} of {}): {reason}",
@@ -102,7 +89,7 @@ impl Mailman {
             item.attempts + 1,
             self.cfg.delivery_attempts
         );
-        if let Err(e) = self.store.call(move |c| queue::reschedule(c, id, at, &why)).await {
+        if let Err(e) = self.store.reschedule(id, at, reason).await {
             tracing::error!(target: "mailman", "cannot reschedule queue row {id}: {e}");
         }
         // The delivery loop may be asleep without knowing this row's new time.
@@ -123,8 +110,8 @@ impl Mailman {
             item.recipient,
             wait.as_secs()
         );
-        let (id, why) = (item.id, format!("held: {reason}"));
-        if let Err(e) = self.store.call(move |c| queue::hold(c, id, at, &why)).await {
+        let id = item.id;
+        if let Err(e) = self.store.hold(id, at, &format!("held: {reason}")).await {
             tracing::error!(target: "mailman", "cannot reschedule held queue row {id}: {e}");
         }
         self.queued.notify_one();
@@ -176,24 +163,10 @@ impl Mailman {
             }
         };
         let ids: Vec<i64> = group.iter().map(|(i, _)| i.id).collect();
-        let (fid, sender, b) = (first.fid.clone(), first.sender.clone(), bounce_fid.clone());
-        let result = self
-            .store
-            .call(move |c| {
-                let tx = c.transaction()?;
-                if let Some(b) = &b {
-                    queue::enqueue_in(&tx, b, "", std::slice::from_ref(&sender), "", unix_now())?;
-                }
-                let in_use = queue::finish(&tx, &ids, &fid)?;
-                tx.commit()?;
-                Ok(in_use)
-            })
-            .await;
+        let bounce = bounce_fid.clone().map(|b| (b, first.sender.clone()));
+        let result = self.store.finish(ids, &first.fid, bounce).await;
         match result {
-            Ok(in_use) => {
-                if !in_use {
-                    spool::remove_spool(&self.cfg.storage, &first.fid);
-                }
+            Ok(()) => {
                 if let Some(b) = bounce_fid {
                     tracing::info!(target: "mailman", "bounce {b} queued for <{}>", first.sender);
                     self.queued.notify_one();

@@ -15,6 +15,7 @@
 //! - `spool`: durable message files in Rumble's layout.
 
 pub mod accounts;
+pub mod delivery;
 pub mod directory;
 pub mod folders;
 pub mod mailbox;

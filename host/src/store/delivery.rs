@@ -1,0 +1,255 @@
+//! What the mailman does to the queue and the mailboxes: claim due rows,
+//! settle them (done, retry, hold, bounce), route a recipient of our
+//! domains (aliases expanded in one go), record a local delivery. Each
+//! operation owns its transaction and what follows the commit (the spool
+//! file removed once no row needs it, the folder announced).
+//!
+//! Alias expansion happens in one go, with a set of addresses already seen
+//! and a depth limit, so `a -> b -> a` or a catch-all that points back into
+//! its own domain ends instead of bouncing mail around forever (Rumble
+//! re-queued each hop and relied on a loop counter).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use super::accounts::{self, AccountKind};
+use super::mailbox::{self, flags};
+use super::queue::{self, QueueItem};
+use super::{Store, StoreError, spool, unix_now};
+
+/// How deep aliases may nest.
+const MAX_ALIAS_DEPTH: usize = 16;
+/// Most addresses one alias may expand to.
+const MAX_ALIAS_TARGETS: usize = 1000;
+
+/// Where one recipient's copy goes.
+#[derive(Debug)]
+pub enum LocalRoute {
+    Mailbox { account: i64, letters: PathBuf },
+    Forward(Vec<String>),
+    Relay(String),
+    /// Not one of our domains.
+    Remote(String),
+    Fail { status: &'static str, text: String },
+}
+
+impl Store {
+    /// At start (one node): rows a previous run held are due again.
+    pub async fn release_leases(&self) -> Result<usize, StoreError> {
+        self.call(|c| queue::release_leases(c)).await
+    }
+
+    /// Lease up to `limit` due rows for `lease_secs`.
+    pub async fn claim_due(&self, limit: u32, lease_secs: i64) -> Result<Vec<QueueItem>, StoreError> {
+        self.call(move |c| queue::claim_due(c, unix_now(), limit, lease_secs)).await
+    }
+
+    /// When the next row not leased is due.
+    pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        self.call(|c| queue::next_due(c)).await
+    }
+
+    /// Try `id` again at `at`, counting the attempt.
+    pub async fn reschedule(&self, id: i64, at: i64, why: &str) -> Result<bool, StoreError> {
+        let why = why.to_string();
+        self.call(move |c| queue::reschedule(c, id, at, &why)).await
+    }
+
+    /// Try `id` again at `at` without counting the attempt (held).
+    pub async fn hold(&self, id: i64, at: i64, why: &str) -> Result<bool, StoreError> {
+        let why = why.to_string();
+        self.call(move |c| queue::hold(c, id, at, &why)).await
+    }
+
+    /// Rows `ids` of message `fid` are done, and `bounce` (a spool file
+    /// and who it goes to) is queued with them; the spool file goes once
+    /// no row needs it.
+    pub async fn finish(&self, ids: Vec<i64>, fid: &str, bounce: Option<(String, String)>) -> Result<(), StoreError> {
+        let f = fid.to_string();
+        let in_use = self
+            .call(move |c| {
+                let tx = c.transaction()?;
+                if let Some((file, to)) = &bounce {
+                    queue::enqueue_in(&tx, file, "", std::slice::from_ref(to), "", unix_now())?;
+                }
+                let in_use = queue::finish(&tx, &ids, &f)?;
+                tx.commit()?;
+                Ok(in_use)
+            })
+            .await?;
+        if !in_use {
+            spool::remove_spool(&self.storage, fid);
+        }
+        Ok(())
+    }
+
+    /// Queue the final targets of an alias and complete its row, together.
+    pub async fn forward(&self, item: &QueueItem, targets: Vec<String>) -> Result<(), StoreError> {
+        let it = item.clone();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            queue::enqueue_in(&tx, &it.fid, &it.sender, &targets, &it.params, unix_now())?;
+            queue::complete(&tx, it.id)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Where mail for `recipient` goes.
+    pub async fn route_recipient(&self, recipient: &str) -> Result<LocalRoute, StoreError> {
+        let (storage, rcpt) = (self.storage.clone(), recipient.to_string());
+        self.call(move |c| resolve(c, &storage, &rcpt)).await
+    }
+
+    /// Record a letter already written for `item`'s recipient into the
+    /// account's INBOX and complete the row, in one transaction; then
+    /// announce the folder and remove the spool file if no row needs it.
+    pub async fn record_delivery(&self, item: &QueueItem, account: i64, letter: &str, size: u64) -> Result<(), StoreError> {
+        let (id, fid, l) = (item.id, item.fid.clone(), letter.to_string());
+        let (in_use, inbox) = self
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let now = unix_now();
+                let inbox = mailbox::ensure_folder(&tx, account, "INBOX", now)?;
+                mailbox::append_in(&tx, inbox.id, &l, size as i64, now, flags::RECENT)?;
+                let in_use = queue::finish(&tx, &[id], &fid)?;
+                tx.commit()?;
+                Ok((in_use, inbox.id))
+            })
+            .await?;
+        self.folder_changed(inbox);
+        if !in_use {
+            spool::remove_spool(&self.storage, &item.fid);
+        }
+        Ok(())
+    }
+
+    /// Of these files (fid, is a letter), those no row refers to.
+    pub async fn orphans(&self, files: Vec<(String, bool)>) -> Result<Vec<(String, bool)>, StoreError> {
+        self.call(move |c| {
+            let mut orphans = Vec::new();
+            for (fid, letter) in files {
+                let used = if letter { mailbox::letter_in_use(c, &fid)? } else { queue::spool_in_use(c, &fid)? };
+                if !used {
+                    orphans.push((fid, letter));
+                }
+            }
+            Ok(orphans)
+        })
+        .await
+    }
+}
+
+fn split(address: &str) -> (String, String) {
+    match address.rsplit_once('@') {
+        Some((user, domain)) => (user.to_lowercase(), domain.to_lowercase()),
+        None => (address.to_lowercase(), String::new()),
+    }
+}
+
+fn resolve(conn: &Connection, storage: &Path, recipient: &str) -> Result<LocalRoute, StoreError> {
+    let (user, domain) = split(recipient);
+    let Some(d) = accounts::find_domain(conn, &domain)? else {
+        return Ok(LocalRoute::Remote(domain));
+    };
+    let Some(account) = accounts::find_account(conn, &domain, &user)? else {
+        return Ok(LocalRoute::Fail { status: "5.1.1", text: format!("no such user {recipient}") });
+    };
+    Ok(match account.kind {
+        AccountKind::Mbox => {
+            LocalRoute::Mailbox { account: account.id, letters: mailbox::letter_dir(storage, &d.storage_path) }
+        }
+        AccountKind::Relay => LocalRoute::Relay(account.arg.clone()),
+        AccountKind::Alias => {
+            let targets = expand(conn, recipient)?;
+            if targets.is_empty() {
+                LocalRoute::Fail { status: "5.4.6", text: format!("alias {recipient} loops or has no deliverable target") }
+            } else {
+                LocalRoute::Forward(targets)
+            }
+        }
+        AccountKind::Other(kind) => {
+            LocalRoute::Fail { status: "5.3.0", text: format!("account type \"{kind}\" cannot receive mail here") }
+        }
+    })
+}
+
+/// The addresses an alias finally reaches: mailboxes, relay accounts,
+/// unknown local users (they bounce later, with their own error) and other
+/// domains. Aliases met on the way are expanded; one met twice is a loop
+/// and contributes nothing more.
+fn expand(conn: &Connection, alias: &str) -> Result<Vec<String>, StoreError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut stack = vec![(alias.to_lowercase(), 0usize)];
+    while let Some((address, depth)) = stack.pop() {
+        if depth > MAX_ALIAS_DEPTH || out.len() >= MAX_ALIAS_TARGETS || !seen.insert(address.clone()) {
+            continue;
+        }
+        let (user, domain) = split(&address);
+        if accounts::find_domain(conn, &domain)?.is_none() {
+            out.push(address);
+            continue;
+        }
+        match accounts::find_account(conn, &domain, &user)? {
+            Some(a) if a.kind == AccountKind::Alias => {
+                for target in a.alias_targets().into_iter().rev() {
+                    stack.push((target, depth + 1));
+                }
+            }
+            _ if depth == 0 => {} // the starting point is not an alias any more
+            _ => out.push(address),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::accounts::NewAccount;
+
+    fn store() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut conn).unwrap();
+        accounts::add_domain(&conn, "here.test", "", 0).unwrap();
+        conn
+    }
+
+    fn add(conn: &Connection, user: &str, kind: AccountKind, arg: &str) {
+        let new = NewAccount { domain: "here.test".into(), user: user.into(), password: None, kind, arg: arg.into() };
+        accounts::add_account(conn, &new).unwrap();
+    }
+
+    #[test]
+    fn aliases_expand_through_levels_and_stop_at_loops() {
+        let c = store();
+        add(&c, "bob", AccountKind::Mbox, "");
+        add(&c, "carol", AccountKind::Mbox, "");
+        add(&c, "team", AccountKind::Alias, "bob@here.test, leads@here.test");
+        add(&c, "leads", AccountKind::Alias, "carol@here.test;x@other.test team@here.test");
+        add(&c, "ping", AccountKind::Alias, "pong@here.test");
+        add(&c, "pong", AccountKind::Alias, "ping@here.test");
+        let mut got = expand(&c, "team@here.test").unwrap();
+        got.sort();
+        assert_eq!(got, ["bob@here.test", "carol@here.test", "x@other.test"]);
+        assert!(expand(&c, "ping@here.test").unwrap().is_empty(), "a pure loop reaches nobody");
+    }
+
+    #[test]
+    fn routes_by_account_type() {
+        let c = store();
+        add(&c, "bob", AccountKind::Mbox, "");
+        add(&c, "out", AccountKind::Relay, "smarthost.test:2525");
+        add(&c, "self", AccountKind::Alias, "self@here.test");
+        let storage = Path::new("/srv/storage");
+        assert!(matches!(resolve(&c, storage, "Bob@Here.Test").unwrap(), LocalRoute::Mailbox { letters, .. } if letters == storage));
+        assert!(matches!(resolve(&c, storage, "out@here.test").unwrap(), LocalRoute::Relay(h) if h == "smarthost.test:2525"));
+        assert!(matches!(resolve(&c, storage, "x@far.test").unwrap(), LocalRoute::Remote(d) if d == "far.test"));
+        assert!(matches!(resolve(&c, storage, "nobody@here.test").unwrap(), LocalRoute::Fail { status: "5.1.1", .. }));
+        assert!(matches!(resolve(&c, storage, "self@here.test").unwrap(), LocalRoute::Fail { status: "5.4.6", .. }));
+    }
+}
