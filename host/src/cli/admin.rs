@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use clap::Subcommand;
 
-use crate::store::accounts::{self, DOMAIN_NO_RELAY, split_address};
-use crate::store::{AccountKind, NewAccount, Store, queue};
+use crate::store::accounts::{DOMAIN_NO_RELAY, split_address};
+use crate::store::{AccountKind, NewAccount, Store};
 
 #[derive(Subcommand)]
 pub enum DomainCommand {
@@ -65,7 +65,7 @@ pub enum QueueCommand {
 pub async fn queue(config: Option<PathBuf>, cmd: QueueCommand) -> Result<ExitCode> {
     let store = open(config)?;
     let QueueCommand::List { limit } = cmd;
-    let items = store.call(move |c| queue::list(c, limit)).await?;
+    let items = store.list_queue(limit).await?;
     if items.is_empty() {
         println!("queue is empty");
         return Ok(ExitCode::SUCCESS);
@@ -98,22 +98,21 @@ pub async fn domain(config: Option<PathBuf>, cmd: DomainCommand) -> Result<ExitC
     match cmd {
         DomainCommand::Add { name, path, no_relay } => {
             let flags = if no_relay { DOMAIN_NO_RELAY } else { 0 };
-            let d = store.call(move |c| accounts::add_domain(c, &name, &path, flags)).await?;
+            let d = store.add_domain(&name, &path, flags).await?;
             println!("added domain {}", d.name);
         }
         DomainCommand::List => {
-            for d in store.call(|c| accounts::list_domains(c)).await? {
+            for d in store.list_domains().await? {
                 let flags = if d.flags & DOMAIN_NO_RELAY != 0 { "no-relay" } else { "-" };
                 println!("{}\t{flags}\t{}", d.name, d.storage_path);
             }
         }
         DomainCommand::Delete { name } => {
-            let shown = name.clone();
-            if !store.call(move |c| accounts::delete_domain(c, &name)).await? {
-                eprintln!("error: no domain {shown}");
+            if !store.delete_domain(&name).await? {
+                eprintln!("error: no domain {name}");
                 return Ok(ExitCode::FAILURE);
             }
-            println!("deleted domain {shown} and its accounts");
+            println!("deleted domain {name} and its accounts");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -131,17 +130,17 @@ pub async fn account(config: Option<PathBuf>, cmd: AccountCommand) -> Result<Exi
                 (None, _) => None,
             };
             let new = NewAccount { domain, user, password, kind, arg: arg.join(" ") };
-            let a = store.call(move |c| accounts::add_account(c, &new)).await?;
+            let a = store.add_account(new).await?;
             println!("added {} account {}", a.kind.as_str(), a.address());
         }
         AccountCommand::List { domain } => {
-            for a in store.call(move |c| accounts::list_accounts(c, &domain)).await? {
+            for a in store.list_accounts(&domain).await? {
                 println!("{}\t{}\t{}", a.address(), a.kind.as_str(), a.arg);
             }
         }
         AccountCommand::Delete { address } => {
             let (user, domain) = split_address(&address)?;
-            if !store.call(move |c| accounts::delete_account(c, &domain, &user)).await? {
+            if !store.delete_account(&domain, &user).await? {
                 eprintln!("error: no account {address}");
                 return Ok(ExitCode::FAILURE);
             }

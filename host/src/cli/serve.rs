@@ -162,7 +162,7 @@ fn check_descriptor_budget(settings: &Settings) {
 
 /// What no script may read through its own folder (see `plugins::folders`).
 async fn script_secrets(settings: &Settings, config_file: &Path, store: &Store) -> Result<Vec<Secret>> {
-    let domains = store.call(|c| crate::store::accounts::list_domains(c)).await?;
+    let domains = store.list_domains().await?;
     let base = config_file.parent().unwrap_or(Path::new("/"));
     let domain_folders: Vec<PathBuf> =
         domains.iter().filter(|d| !d.storage_path.is_empty()).map(|d| base.join(&d.storage_path)).collect();

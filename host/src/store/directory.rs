@@ -4,11 +4,46 @@
 
 use std::path::PathBuf;
 
-use super::accounts::{self, Account, AccountKind, Domain};
+use super::accounts::{self, Account, AccountKind, Domain, NewAccount};
 use super::mailbox::{self, Letter, flags};
 use super::{Store, StoreError, queue, spool, unix_now};
 
 impl Store {
+    pub async fn add_domain(&self, name: &str, storage_path: &str, flags: i64) -> Result<Domain, StoreError> {
+        let (name, path) = (name.to_string(), storage_path.to_string());
+        self.call(move |c| accounts::add_domain(c, &name, &path, flags)).await
+    }
+
+    pub async fn list_domains(&self) -> Result<Vec<Domain>, StoreError> {
+        self.call(|c| accounts::list_domains(c)).await
+    }
+
+    /// The domain and its accounts; false when there is no such domain.
+    pub async fn delete_domain(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        self.call(move |c| accounts::delete_domain(c, &name)).await
+    }
+
+    pub async fn add_account(&self, new: NewAccount) -> Result<Account, StoreError> {
+        self.call(move |c| accounts::add_account(c, &new)).await
+    }
+
+    pub async fn list_accounts(&self, domain: &str) -> Result<Vec<Account>, StoreError> {
+        let domain = domain.to_string();
+        self.call(move |c| accounts::list_accounts(c, &domain)).await
+    }
+
+    /// False when there is no such account.
+    pub async fn delete_account(&self, domain: &str, user: &str) -> Result<bool, StoreError> {
+        let (domain, user) = (domain.to_string(), user.to_string());
+        self.call(move |c| accounts::delete_account(c, &domain, &user)).await
+    }
+
+    /// Queue rows, the next due first.
+    pub async fn list_queue(&self, limit: u32) -> Result<Vec<queue::QueueItem>, StoreError> {
+        self.call(move |c| queue::list(c, limit)).await
+    }
+
     pub async fn find_domain(&self, domain: &str) -> Result<Option<Domain>, StoreError> {
         let domain = domain.to_string();
         self.call(move |c| accounts::find_domain(c, &domain)).await
