@@ -33,12 +33,14 @@ use tokio::sync::oneshot;
 
 pub use accounts::{Account, AccountKind, Domain, NewAccount};
 
+/// What a store operation can fail with, whatever the engine: the engine's
+/// own error is kept as text (callers never match on it).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the store {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
-    #[error("store migration to version {version} failed: {source}")]
-    Migration { version: u32, source: rusqlite::Error },
+    #[error("cannot open the store {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("store migration to version {version} failed: {reason}")]
+    Migration { version: u32, reason: String },
     #[error("the store is newer (schema version {found}) than this rumble knows ({known})")]
     TooNew { found: u32, known: u32 },
     #[error("{0}")]
@@ -48,12 +50,18 @@ pub enum StoreError {
     #[error("{0} already exists")]
     Exists(String),
     #[error("database error: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Database(String),
     #[error("the store thread has stopped")]
     Closed,
     /// Too much work queued to take this request now (password checks).
     #[error("busy: {0}")]
     Busy(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Database(e.to_string())
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -84,8 +92,8 @@ impl Store {
             "cannot create DataFolder {}: {e}",
             data_folder.display()
         )))?;
-        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
-        configure(&conn).map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        let opened = Connection::open(&path).and_then(|conn| configure(&conn).map(|_| conn));
+        let mut conn = opened.map_err(|e| StoreError::Open { path: path.clone(), reason: e.to_string() })?;
         schema::migrate(&mut conn)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()

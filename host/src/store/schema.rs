@@ -103,7 +103,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             tx.pragma_update(None, "user_version", version)?;
             tx.commit()
         };
-        step(conn).map_err(|source| StoreError::Migration { version, source })?;
+        step(conn).map_err(|e| StoreError::Migration { version, reason: e.to_string() })?;
         tracing::info!(target: "db", "store schema migrated to version {version}");
     }
     Ok(())
