@@ -113,7 +113,7 @@ impl Store {
     }
 
     /// Announce that letters of `folder` changed (after the commit).
-    pub fn folder_changed(&self, folder: i64) {
+    pub(in crate::store) fn folder_changed(&self, folder: i64) {
         let _ = self.changes.send(folder);
     }
 
@@ -123,8 +123,9 @@ impl Store {
         self.changes.subscribe()
     }
 
-    /// Run `f` on the store's connection and return its result.
-    pub async fn call<T: Send + 'static>(
+    /// Run `f` on the store's connection and return its result. Only the
+    /// store's own operations use it: nothing outside sees SQL.
+    pub(in crate::store) async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
