@@ -304,6 +304,17 @@ def test_one_address_cannot_take_every_session(tmp_path):
                 socket.create_connection(("127.0.0.1", ports[name]), timeout=10)), what=f"a free {name} slot")
             again.close()
             held[1].close()
-        assert "over MaxConnectionsPerIP (2); refused" in server.log()
+        assert "over MaxConnectionsPerIP (2): refused 1 connection(s)" in server.log()
+        # A flood of refused connections is counted, not logged one by one.
+        held = [socket.create_connection(("127.0.0.1", ports["smtp"]), timeout=10) for _ in range(2)]
+        for h in held:
+            h.makefile("rb").readline()
+        for _ in range(100):
+            extra = socket.create_connection(("127.0.0.1", ports["smtp"]), timeout=10)
+            extra.makefile("rb").readline()
+            extra.close()
+        assert server.log().count("over MaxConnectionsPerIP") <= 3 + 1, "one line per 10 s per listener"
+        for h in held:
+            h.close()
     finally:
         server.stop()

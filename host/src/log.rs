@@ -36,6 +36,32 @@ pub const MAX_RING_BYTES: usize = 8 << 20;
 /// Event fields the ring shows as `<hidden>` (stderr keeps them for the operator).
 pub const HIDDEN_FIELDS: &[&str] = &["login"];
 
+/// Counts an event that a client can repeat at will (refused connections,
+/// failed accepts, busy logins) and says when to log it: at most once per
+/// [`Throttle::EVERY`], with how many happened since the last line, so a
+/// flood does not flood the log.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    unlogged: u64,
+    logged_at: Option<std::time::Instant>,
+}
+
+impl Throttle {
+    pub const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+    /// For statics (`Default` is not const).
+    pub const NEW: Throttle = Throttle { unlogged: 0, logged_at: None };
+
+    /// Count one; the count to report when it is time to log.
+    pub fn count(&mut self) -> Option<u64> {
+        self.unlogged += 1;
+        if self.logged_at.is_some_and(|t| t.elapsed() < Self::EVERY) {
+            return None;
+        }
+        self.logged_at = Some(std::time::Instant::now());
+        Some(std::mem::take(&mut self.unlogged))
+    }
+}
+
 /// Recent log lines, newest last inside, handed out newest first.
 pub struct LogRing {
     capacity: usize,
@@ -196,6 +222,15 @@ impl Visit for MessageText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttle_logs_the_first_then_counts() {
+        let mut t = Throttle::default();
+        assert_eq!(t.count(), Some(1));
+        assert!((0..100).all(|_| t.count().is_none()));
+        t.logged_at = Some(std::time::Instant::now() - Throttle::EVERY);
+        assert_eq!(t.count(), Some(101));
+    }
 
     #[test]
     fn ring_keeps_newest_first_and_drops_oldest() {

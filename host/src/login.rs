@@ -92,13 +92,9 @@ async fn on_check_thread(check: impl FnOnce() -> bool + Send + 'static) -> Resul
 /// interval, so a storm does not also flood the log (callers do not log
 /// `Busy` themselves).
 fn report_refusal() {
-    const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
-    static REFUSED: Mutex<(u64, Option<std::time::Instant>)> = Mutex::new((0, None));
-    let mut state = REFUSED.lock().unwrap_or_else(|e| e.into_inner());
-    state.0 += 1;
-    if state.1.is_none_or(|at| at.elapsed() >= EVERY) {
-        tracing::warn!(target: "core", "{} login(s) refused for now: {MAX_WAITING} password checks were waiting already", state.0);
-        *state = (0, Some(std::time::Instant::now()));
+    static REFUSED: Mutex<crate::log::Throttle> = Mutex::new(crate::log::Throttle::NEW);
+    if let Some(count) = REFUSED.lock().unwrap_or_else(|e| e.into_inner()).count() {
+        tracing::warn!(target: "core", "{count} login(s) refused for now: {MAX_WAITING} password checks were waiting already");
     }
 }
 

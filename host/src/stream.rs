@@ -243,13 +243,16 @@ where
     let session = Arc::new(session);
     let opening = Arc::new(opening);
     let per_ip = Arc::new(PerIp::default());
+    let refusals = Arc::new(std::sync::Mutex::new(crate::log::Throttle::default()));
     Ok(Arc::new(move |tcp, peer, stats| {
-        let (opening, session, per_ip) = (opening.clone(), session.clone(), per_ip.clone());
+        let (opening, session, per_ip, refusals) = (opening.clone(), session.clone(), per_ip.clone(), refusals.clone());
         Box::pin(async move {
             let ip = peer.ip();
             let Some(_slot) = per_ip.take(ip, opening.per_ip) else {
                 stats.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::warn!(target: "svc", "{ip}: over MaxConnectionsPerIP ({}); refused", opening.per_ip);
+                if let Some(count) = refusals.lock().unwrap_or_else(|e| e.into_inner()).count() {
+                    tracing::warn!(target: "svc", "over MaxConnectionsPerIP ({}): refused {count} connection(s) since the last report, the latest from {ip}", opening.per_ip);
+                }
                 if !opening.implicit_tls {
                     let mut tcp = tcp;
                     let _ = tokio::io::AsyncWriteExt::write_all(&mut tcp, format!("{}\r\n", opening.busy).as_bytes()).await;

@@ -15,12 +15,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{Handler, Service, ServiceState, WhenFull};
+use crate::log::Throttle;
 
 pub async fn bind(address: IpAddr, port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::new(address, port)).await
@@ -109,14 +110,9 @@ fn spawn_session(service: Arc<Service>, handler: Handler, stream: TcpStream, pee
 /// Connections refused because every session was taken, and the
 /// once-per-interval log line about them (a flood must not flood the log).
 #[derive(Default)]
-struct Refusals {
-    unlogged: u64,
-    logged_at: Option<Instant>,
-}
+struct Refusals(Throttle);
 
 impl Refusals {
-    const LOG_EVERY: Duration = Duration::from_secs(10);
-
     /// Send `answer` (if any) and close, without waiting: the socket is
     /// new, so one short line fits its send buffer.
     fn refuse(&mut self, service: &Service, stream: TcpStream, peer: SocketAddr, answer: Option<&str>) {
@@ -124,12 +120,9 @@ impl Refusals {
         if let (Some(line), Ok(socket)) = (answer, stream.into_std()) {
             let _ = std::io::Write::write(&mut &socket, format!("{line}\r\n").as_bytes());
         }
-        self.unlogged += 1;
-        if self.logged_at.is_none_or(|t| t.elapsed() >= Self::LOG_EVERY) {
-            tracing::warn!(target: "svc", "service {}: all {} sessions taken; refused {} connection(s) since the last report, the latest from {peer}",
-                service.name, service.threads, self.unlogged);
-            self.unlogged = 0;
-            self.logged_at = Some(Instant::now());
+        if let Some(count) = self.0.count() {
+            tracing::warn!(target: "svc", "service {}: all {} sessions taken; refused {count} connection(s) since the last report, the latest from {peer}",
+                service.name, service.threads);
         }
     }
 }
@@ -138,13 +131,10 @@ impl Refusals {
 #[derive(Default)]
 struct AcceptFailures {
     in_a_row: u32,
-    unlogged: u64,
-    logged_at: Option<Instant>,
+    log: Throttle,
 }
 
 impl AcceptFailures {
-    const LOG_EVERY: Duration = Duration::from_secs(10);
-
     fn reset(&mut self) {
         self.in_a_row = 0;
     }
@@ -152,11 +142,8 @@ impl AcceptFailures {
     /// Count a failure, log it if the interval is over, and say how long to wait.
     fn record(&mut self, service: &str, e: &std::io::Error) -> Duration {
         self.in_a_row = self.in_a_row.saturating_add(1);
-        self.unlogged += 1;
-        if self.logged_at.is_none_or(|t| t.elapsed() >= Self::LOG_EVERY) {
-            tracing::warn!(target: "svc", "service {service}: accept failed ({} time(s) since the last report): {e}", self.unlogged);
-            self.unlogged = 0;
-            self.logged_at = Some(Instant::now());
+        if let Some(count) = self.log.count() {
+            tracing::warn!(target: "svc", "service {service}: accept failed ({count} time(s) since the last report): {e}");
         }
         Duration::from_millis(10u64 << self.in_a_row.min(7).saturating_sub(1)).min(Duration::from_secs(1))
     }
