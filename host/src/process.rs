@@ -4,17 +4,12 @@
 /// socket per session plus files, and the default soft limit (1024) is
 /// far below what the kernel would allow. Returns the limit now in force.
 pub fn raise_descriptor_limit() -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: plain syscalls on a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                lim.rlim_cur = lim.rlim_max;
-            }
+    let Some(lim) = nofile() else { return 0 };
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+        // SAFETY: a plain syscall on a local struct.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return lim.rlim_max;
         }
     }
     lim.rlim_cur
@@ -22,12 +17,13 @@ pub fn raise_descriptor_limit() -> u64 {
 
 /// The soft RLIMIT_NOFILE now (0 if it cannot be read).
 pub fn descriptor_limit() -> u64 {
+    nofile().map_or(0, |lim| lim.rlim_cur)
+}
+
+fn nofile() -> Option<libc::rlimit> {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: a plain syscall on a local struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 0;
-    }
-    lim.rlim_cur
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim)
 }
 
 /// Errors built on hot paths must not capture Rust backtraces. wasmtime

@@ -87,7 +87,7 @@ impl Session {
             if sets_seen && letter.flags & flags::SEEN == 0 {
                 letter = self.mark_seen(letter).await;
             }
-            self.announce_keywords(std::slice::from_ref(&letter));
+            self.announce_keywords([&letter]);
             let recent = self.view().recent.contains(&letter.uid);
             let mut out = format!("* {seq} FETCH (").into_bytes();
             let mut flags_sent = false;

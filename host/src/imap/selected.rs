@@ -304,7 +304,7 @@ impl Session {
 
     /// Before showing `letters`' flags: a `* FLAGS` naming any keyword the
     /// client was not told of yet (RFC 3501 §7.2.6).
-    pub(super) fn announce_keywords(&mut self, letters: &[Letter]) {
+    pub(super) fn announce_keywords<'a>(&mut self, letters: impl IntoIterator<Item = &'a Letter>) {
         let view = self.view();
         if view.learn_keywords(letters) {
             for line in view.flag_lines() {
@@ -475,10 +475,8 @@ impl Session {
                 changed.push(letter);
             }
         }
-        let added = !new.is_empty();
-        new.extend(changed.iter().cloned());
-        self.announce_keywords(&new);
-        (changed, added)
+        self.announce_keywords(new.iter().chain(&changed));
+        (changed, !new.is_empty())
     }
 
     /// `* n EXPUNGE` for every vanished letter, each number counted after

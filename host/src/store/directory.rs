@@ -131,9 +131,7 @@ impl Store {
             })
             .await?;
         self.folder_changed(folder);
-        for fid in freed {
-            let _ = std::fs::remove_file(spool::letter_path(&dir, &fid));
-        }
+        super::mail::remove_files(&dir, freed);
         Ok(())
     }
 }

@@ -121,12 +121,8 @@ pub fn copy(conn: &Connection, letters: &[Letter], to: i64) -> Result<Vec<(i64, 
 /// Clear \Recent on every letter of `folder`; returns the UIDs that had it
 /// (they are recent for the session that selected the folder).
 pub fn take_recent(conn: &Connection, folder: i64) -> Result<Vec<i64>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE messages SET flags = flags & ~?2 WHERE folder = ?1 AND flags & ?2 != 0 RETURNING uid",
-    )?;
-    let mut uids: Vec<i64> = stmt.query_map(params![folder, flags::RECENT], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-    uids.sort_unstable();
-    Ok(uids)
+    // Every letter's modseq is at least 1.
+    take_recent_since(conn, folder, 0)
 }
 
 /// `take_recent` among the letters changed after `modseq` (every letter

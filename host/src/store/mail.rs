@@ -85,11 +85,11 @@ impl Store {
     pub async fn select(&self, account: i64, name: &str, read_only: bool) -> Result<Option<Selected>, StoreError> {
         let name = name.to_string();
         self.call(move |c| {
-            let Some(folder) = mailbox::find_folder(c, account, &name)? else { return Ok(None) };
+            // Folder and letters in one transaction: the view's starting point.
             let tx = c.transaction()?;
+            let Some(folder) = mailbox::find_folder(&tx, account, &name)? else { return Ok(None) };
             let recent = if read_only { Vec::new() } else { folders::take_recent(&tx, folder.id)? };
             let letters = mailbox::letters(&tx, folder.id)?;
-            let folder = mailbox::find_folder(&tx, folder.account, &folder.name)?.unwrap_or(folder);
             tx.commit()?;
             Ok(Some(Selected { folder, letters, recent }))
         })
@@ -292,7 +292,7 @@ fn changes_since(c: &mut Connection, folder: i64, since: i64, read_only: bool) -
 }
 
 /// Delete freed letter files (after the commit); their paths.
-fn remove_files(dir: &std::path::Path, fids: Vec<String>) -> Vec<PathBuf> {
+pub(super) fn remove_files(dir: &std::path::Path, fids: Vec<String>) -> Vec<PathBuf> {
     fids.into_iter()
         .map(|fid| {
             let path = spool::letter_path(dir, &fid);
