@@ -120,7 +120,7 @@ pub fn try_parse_capability(
     let lname = name.to_ascii_lowercase();
     let cap = match lname.as_str() {
         "log.read" => no_args(&lname, args, Capability::LogRead)?,
-        "config.read" => Capability::ConfigRead { keys: lower(args) },
+        "config.read" => Capability::ConfigRead { keys: config_keys(args)? },
         "files.read" => Capability::FilesRead {
             paths: paths(&lname, args, base_dir)?,
         },
@@ -261,7 +261,9 @@ impl GrantSet {
     pub fn allows_config_read(&self, key: &str) -> bool {
         self.caps.iter().any(|c| match c {
             Capability::ConfigRead { keys } if keys.is_empty() => is_public(key),
-            Capability::ConfigRead { keys } => keys.iter().any(|k| k.eq_ignore_ascii_case(key)),
+            Capability::ConfigRead { keys } => {
+                !SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(key)) && keys.iter().any(|k| k.eq_ignore_ascii_case(key))
+            }
             _ => false,
         })
     }
@@ -343,6 +345,18 @@ impl GrantSet {
 }
 
 /// Whether `config.read` without arguments reveals `key`.
+/// Keys no grant reveals: the store's passwords (the database would let a
+/// script read every tenant's mail).
+pub const SECRET_KEYS: &[&str] = &["postgresqlpass", "mysqlpass"];
+
+fn config_keys(args: &[&str]) -> Result<Vec<String>, CapabilityError> {
+    let keys = lower(args);
+    match keys.iter().find(|k| SECRET_KEYS.contains(&k.as_str())) {
+        Some(secret) => Err(CapabilityError::Invalid(format!("config.read: \"{secret}\" is a password no script may read"))),
+        None => Ok(keys),
+    }
+}
+
 pub fn is_public(key: &str) -> bool {
     PUBLIC_KEYS.iter().any(|s| s.eq_ignore_ascii_case(key))
 }
@@ -555,10 +569,15 @@ mod tests {
         assert!(!all.allows_config_read("loadscript"));
         assert!(!all.allows_config_read("grant"));
         assert!(!all.allows_config_read("datafolder"));
-        let some = set(&["config.read ServerName mysqlpass"]);
+        let some = set(&["config.read ServerName weatherapikey"]);
         assert!(some.allows_config_read("servername"));
-        assert!(some.allows_config_read("MYSQLPASS"));
+        assert!(some.allows_config_read("WeatherAPIKey"));
         assert!(!some.allows_config_read("smtpport"));
+        // The store's passwords cannot be granted at all.
+        for secret in ["PostgreSQLPass", "mysqlpass"] {
+            let err = cap(&format!("config.read ServerName {secret}")).unwrap_err();
+            assert!(err.contains("no script may read"), "{err}");
+        }
     }
 
     #[test]

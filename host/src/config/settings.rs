@@ -42,8 +42,50 @@ pub enum DatabaseEngine {
     Sqlite,
     /// MySQL, using the `MySQL*` settings.
     Mysql,
-    /// PostgreSQL (planned scale-out store); connection settings reuse `MySQL*`.
+    /// PostgreSQL, using the `PostgreSQL*` settings (several nodes may share it).
     Postgresql,
+}
+
+/// A password from rumble.conf: shown as `<redacted>` by `{:?}`, so it
+/// cannot reach a log through a settings dump.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The password itself, for the one place that sends it (the connection).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// `PostgreSQLHost`, `PostgreSQLPort`, `PostgreSQLUser`, `PostgreSQLPass`,
+/// `PostgreSQLDB`, `PostgreSQLConnections`: the database of `DatabaseEngine
+/// postgresql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresSettings {
+    /// `PostgreSQLHost`, default `localhost`; a path (`/run/postgresql`) is
+    /// a folder holding the server's Unix socket.
+    pub host: String,
+    /// `PostgreSQLPort`, default 5432.
+    pub port: u16,
+    /// `PostgreSQLUser`, default `rumble`.
+    pub user: String,
+    /// `PostgreSQLPass`, default empty (peer or trust authentication).
+    pub password: Secret,
+    /// `PostgreSQLDB`, default `rumble`.
+    pub database: String,
+    /// `PostgreSQLConnections`: pool size 1-1000, default 20.
+    pub connections: u32,
 }
 
 /// `MySQLHost`, `MySQLPort`, `MySQLUser`, `MySQLPass`, `MySQLDB`, `MySQLConnections`.
@@ -181,6 +223,8 @@ pub struct Settings {
     pub data_folder: PathBuf,
     /// `MySQL*` connection settings.
     pub mysql: MySqlSettings,
+    /// `PostgreSQL*` connection settings.
+    pub postgresql: PostgresSettings,
     /// `StorageFolder`: spool and default letter store; default `storage`, resolved.
     pub storage_folder: PathBuf,
     /// `ForceIPv4`: listen and connect over IPv4 only.
@@ -243,6 +287,11 @@ pub struct Settings {
     /// storage stays queued before it bounces; default 5 days (Postfix's
     /// maximal_queue_lifetime).
     pub maximal_queue_lifetime: Duration,
+    /// `QueueLeaseTime`: how long a claimed queue row stays its node's
+    /// without renewal (10 s-1 h, default 2 min). The mailman renews the
+    /// leases of rows it works on; a node that dies loses its rows to the
+    /// others this long after.
+    pub queue_lease_time: Duration,
     /// `BlockOutgoingMail`: refuse relaying to non-local domains.
     pub block_outgoing_mail: bool,
     /// `DNSServer`: the one DNS server the mailman asks (`ip` or `ip:port`);
@@ -294,6 +343,12 @@ const KNOWN: &[&str] = &[
     "MySQLPass",
     "MySQLDB",
     "MySQLConnections",
+    "PostgreSQLHost",
+    "PostgreSQLPort",
+    "PostgreSQLUser",
+    "PostgreSQLPass",
+    "PostgreSQLDB",
+    "PostgreSQLConnections",
     "StorageFolder",
     "ForceIPv4",
     "BindToAddress",
@@ -310,6 +365,7 @@ const KNOWN: &[&str] = &[
     "DeliveryAttempts",
     "RetryInterval",
     "MaximalQueueLifetime",
+    "QueueLeaseTime",
     "BlockOutgoingMail",
     "LoadScript",
     "LoadModule",
@@ -544,6 +600,7 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
             .unwrap_or_else(|| data_folder.join("cache")),
         data_folder,
         mysql: mysql(&r)?,
+        postgresql: postgresql(&r)?,
         storage_folder: r
             .path("StorageFolder")?
             .unwrap_or_else(|| raw.resolve("storage")),
@@ -572,6 +629,7 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
         delivery_attempts: delivery_attempts(&r)?,
         retry_interval: retry_interval(&r)?,
         maximal_queue_lifetime: maximal_queue_lifetime(&r)?,
+        queue_lease_time: queue_lease_time(&r)?,
         block_outgoing_mail: r.flag("BlockOutgoingMail")?,
         dns_server: r.parsed("DNSServer", "an IP address with an optional port, such as 127.0.0.1:53", parse_dns_server)?,
         outgoing_smtp_port: r.port("OutgoingSMTPPort", 25)?,
@@ -671,6 +729,14 @@ fn maximal_queue_lifetime(r: &Reader<'_>) -> Result<Duration, ConfigError> {
     Ok(d.filter(|d| !d.is_zero()).unwrap_or(Duration::from_secs(5 * 86_400)))
 }
 
+fn queue_lease_time(r: &Reader<'_>) -> Result<Duration, ConfigError> {
+    let expected = "a duration from 10s to 1h, such as 120 or 2m";
+    let lease = r.parsed("QueueLeaseTime", expected, |v| {
+        parse_duration(v, TimeUnit::Seconds).filter(|d| (Duration::from_secs(10)..=Duration::from_secs(3600)).contains(d))
+    })?;
+    Ok(lease.unwrap_or(Duration::from_secs(120)))
+}
+
 /// A duration in days (`5d`, Postfix's unit for queue lifetimes) or as
 /// [`parse_duration`] reads it, bare numbers in seconds.
 fn parse_lifetime(v: &str) -> Option<Duration> {
@@ -741,6 +807,19 @@ fn mysql(r: &Reader<'_>) -> Result<MySqlSettings, ConfigError> {
             .parsed("MySQLConnections", "a number of connections 1-1000", |v| {
                 in_range(v, 1..=1000u32)
             })?
+            .unwrap_or(20),
+    })
+}
+
+fn postgresql(r: &Reader<'_>) -> Result<PostgresSettings, ConfigError> {
+    Ok(PostgresSettings {
+        host: r.text("PostgreSQLHost", "localhost"),
+        port: r.port("PostgreSQLPort", 5432)?,
+        user: r.text("PostgreSQLUser", "rumble"),
+        password: Secret::new(r.text("PostgreSQLPass", "")),
+        database: r.text("PostgreSQLDB", "rumble"),
+        connections: r
+            .parsed("PostgreSQLConnections", "a number of connections 1-1000", |v| in_range(v, 1..=1000u32))?
             .unwrap_or(20),
     })
 }
