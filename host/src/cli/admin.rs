@@ -63,7 +63,7 @@ pub enum QueueCommand {
 }
 
 pub async fn queue(config: Option<PathBuf>, cmd: QueueCommand) -> Result<ExitCode> {
-    let store = open(config)?;
+    let store = open(config).await?;
     let QueueCommand::List { limit } = cmd;
     let items = store.list_queue(limit).await?;
     if items.is_empty() {
@@ -94,7 +94,7 @@ fn utc(epoch: i64) -> String {
 }
 
 pub async fn domain(config: Option<PathBuf>, cmd: DomainCommand) -> Result<ExitCode> {
-    let store = open(config)?;
+    let store = open(config).await?;
     match cmd {
         DomainCommand::Add { name, path, no_relay } => {
             let flags = if no_relay { DOMAIN_NO_RELAY } else { 0 };
@@ -119,7 +119,7 @@ pub async fn domain(config: Option<PathBuf>, cmd: DomainCommand) -> Result<ExitC
 }
 
 pub async fn account(config: Option<PathBuf>, cmd: AccountCommand) -> Result<ExitCode> {
-    let store = open(config)?;
+    let store = open(config).await?;
     match cmd {
         AccountCommand::Add { address, password, kind, arg } => {
             let (user, domain) = split_address(&address)?;
@@ -150,10 +150,10 @@ pub async fn account(config: Option<PathBuf>, cmd: AccountCommand) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn open(config: Option<PathBuf>) -> Result<Store> {
+async fn open(config: Option<PathBuf>) -> Result<Store> {
     let path = super::find_config(config)?;
     let loaded = crate::config::load(&path, &super::exec_dir()).map_err(|e| anyhow!("{e}"))?;
-    super::open_store(&loaded.settings)
+    super::open_store(&loaded.settings).await
 }
 
 /// One line from standard input, so passwords stay out of shell history and `ps`.

@@ -109,19 +109,21 @@ fn find_config(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     anyhow::bail!("no config file: pass --config FILE (looked for {})", candidates.join(", "))
 }
 
-/// The folder the `rumble` executable lives in (Rumble's `execpath`).
-/// The store `settings` name. Only SQLite is built in: any other
-/// `DatabaseEngine` is refused rather than silently replaced.
-fn open_store(settings: &crate::config::Settings) -> anyhow::Result<crate::store::Store> {
+/// The store `settings` name: embedded SQLite in DataFolder, or a
+/// PostgreSQL database. MySQL is refused rather than silently replaced.
+async fn open_store(settings: &crate::config::Settings) -> anyhow::Result<crate::store::Store> {
     use crate::config::DatabaseEngine;
-    let engine = match settings.database_engine {
-        DatabaseEngine::Sqlite => return Ok(crate::store::Store::open(&settings.data_folder, &settings.storage_folder)?),
-        DatabaseEngine::Mysql => "mysql",
-        DatabaseEngine::Postgresql => "postgresql",
-    };
-    anyhow::bail!("DatabaseEngine {engine} is not supported by this build; use `DatabaseEngine sqlite` (the default)")
+    use crate::store::Store;
+    match settings.database_engine {
+        DatabaseEngine::Sqlite => Ok(Store::open(&settings.data_folder, &settings.storage_folder)?),
+        DatabaseEngine::Postgresql => Ok(Store::open_postgres(&settings.postgresql, &settings.data_folder, &settings.storage_folder).await?),
+        DatabaseEngine::Mysql => {
+            anyhow::bail!("DatabaseEngine mysql is not supported by this build; use sqlite (the default) or postgresql")
+        }
+    }
 }
 
+/// The folder the `rumble` executable lives in (Rumble's `execpath`).
 fn exec_dir() -> PathBuf {
     std::env::current_exe()
         .ok()

@@ -38,7 +38,7 @@ pub async fn run(config: Option<PathBuf>) -> Result<ExitCode> {
         crate::rumble_version(),
         server.scripts.len(),
         server.services.list().len(),
-        server.store.path().display()
+        server.store.describe()
     );
     wait_for_shutdown_signal().await;
     tracing::info!(target: "core", "shutting down");
@@ -57,7 +57,7 @@ pub struct Server {
 /// fails to load is logged with its file and line; the server carries on.
 pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     let settings = &loaded.settings;
-    let store = super::open_store(settings)?;
+    let store = super::open_store(settings).await?;
     let runtime = Runtime::new(Some(&settings.cache_folder)).context("cannot start the plugin runtime")?;
     let services = ServiceManager::new(settings.bind_to_address);
     services.set_max_per_ip(settings.max_connections_per_ip);
@@ -80,6 +80,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         delivery_attempts: settings.delivery_attempts,
         retry_interval: settings.retry_interval,
         maximal_queue_lifetime: settings.maximal_queue_lifetime,
+        queue_lease_time: settings.queue_lease_time,
         ignore_mx: settings.ignore_mx.clone(),
         force_ipv4: settings.force_ipv4,
         dns_server: settings.dns_server,
@@ -125,8 +126,8 @@ fn switch_user(settings: &Settings, store: &Store) -> Result<()> {
     if let Err(e) = crate::process::check_writable(&settings.cache_folder) {
         tracing::warn!(target: "core", "RunAs: cannot write CacheFolder {} ({e}); compiled scripts will not be cached", settings.cache_folder.display());
     }
-    let writable = [settings.data_folder.as_path(), store.path(), settings.storage_folder.as_path()];
-    for path in writable.into_iter().filter(|p| p.exists()) {
+    let writable = [Some(settings.data_folder.as_path()), store.file(), Some(settings.storage_folder.as_path())];
+    for path in writable.into_iter().flatten().filter(|p| p.exists()) {
         if let Err(e) = crate::process::check_writable(path) {
             anyhow::bail!(
                 "RunAs {}: cannot write {} ({e}); give it to that user, e.g. `chown -R {}{} {}`",
@@ -236,7 +237,6 @@ async fn start_pop3(s: &Settings, store: &Store, services: &ServiceManager, tls:
         allow_plaintext_auth: s.allow_plaintext_auth,
         timeout: s.pop3_timeout,
         pre_login_timeout: s.pre_login_timeout.min(s.pop3_timeout),
-        locked: Default::default(),
         max_per_ip: s.max_connections_per_ip,
     });
     for (name, listener, implicit) in [("pop3", &s.pop3, false), ("pop3s", &s.pop3s, true)] {

@@ -18,10 +18,10 @@ mod remote;
 pub mod route;
 mod wire_format;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -39,6 +39,8 @@ pub struct MailmanConfig {
     pub retry_interval: Duration,
     /// How long mail held by our own storage failing may stay queued.
     pub maximal_queue_lifetime: Duration,
+    /// How long a claimed row stays ours without renewal.
+    pub queue_lease_time: Duration,
     pub ignore_mx: Vec<String>,
     pub force_ipv4: bool,
     pub dns_server: Option<SocketAddr>,
@@ -50,8 +52,8 @@ pub struct MailmanConfig {
 const WORKERS: usize = 16;
 /// Rows claimed per round.
 const BATCH: u32 = 64;
-/// A claimed row is someone's for this long; far longer than a delivery.
-const LEASE_SECS: i64 = 900;
+/// With a shared store, files younger than this may be another node's work.
+const SHARED_SWEEP_AGE: Duration = Duration::from_secs(3600);
 /// Look at the queue at least this often even without a wake-up.
 const IDLE_POLL: Duration = Duration::from_secs(30);
 
@@ -63,6 +65,8 @@ pub struct Mailman {
     /// Rung when something is queued (by SMTP, or by the mailman itself).
     pub(crate) queued: Arc<Notify>,
     service: Arc<Service>,
+    /// Rows claimed and not settled yet: their leases are renewed.
+    in_flight: Mutex<HashSet<i64>>,
 }
 
 impl Mailman {
@@ -78,19 +82,27 @@ impl Mailman {
             tls: Some(outbound::opportunistic_tls()?),
         };
         let service = services.register_worker("mailman", WORKERS as u32);
-        let mailman = Arc::new(Mailman { cfg, store, resolver, client, queued, service });
+        let mailman = Arc::new(Mailman { cfg, store, resolver, client, queued, service, in_flight: Mutex::default() });
         tokio::spawn(mailman.run());
         Ok(())
     }
 
     async fn run(self: Arc<Self>) {
         let started = std::time::SystemTime::now();
+        // The leases this node held before it stopped are free at once; those
+        // of other nodes sharing the store run out (and are renewed while
+        // their node lives).
         match self.store.release_leases().await {
             Ok(n) if n > 0 => tracing::info!(target: "mailman", "{n} queue row(s) left by a previous run are due again"),
             Ok(_) => {}
             Err(e) => tracing::error!(target: "mailman", "cannot release old leases: {e}"),
         }
-        self.sweep(started).await;
+        if self.store.shared() {
+            tokio::spawn(sweep_shared(Arc::downgrade(&self)));
+        } else {
+            self.sweep(started).await;
+        }
+        tokio::spawn(renew_leases(Arc::downgrade(&self)));
         let workers = Arc::new(Semaphore::new(WORKERS));
         let mut state = self.service.watch();
         loop {
@@ -121,11 +133,11 @@ impl Mailman {
     /// Remove files a crash left without a row: a spool file written but
     /// never queued (its client got no 250), a letter copied but never
     /// recorded (its row is still queued and is delivered again). Only files
-    /// older than this process are candidates: newer ones belong to
+    /// last written before `before` are candidates: newer ones belong to
     /// sessions in progress.
-    async fn sweep(&self, started: std::time::SystemTime) {
+    async fn sweep(&self, before: std::time::SystemTime) {
         let storage = self.cfg.storage.clone();
-        let files = match tokio::task::spawn_blocking(move || spool::files_older_than(&storage, started)).await {
+        let files = match tokio::task::spawn_blocking(move || spool::files_older_than(&storage, before)).await {
             Ok(Ok(files)) => files,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return,
             Ok(Err(e)) => return tracing::warn!(target: "mailman", "cannot sweep {}: {e}", self.cfg.storage.display()),
@@ -156,7 +168,7 @@ impl Mailman {
             return 1;
         }
         let limit = BATCH.min(free as u32 * 4);
-        let claimed = match self.store.claim_due(limit, LEASE_SECS).await {
+        let claimed = match self.store.claim_due(limit, self.cfg.queue_lease_time.as_secs() as i64).await {
             Ok(items) => items,
             Err(e) => {
                 tracing::error!(target: "mailman", "cannot read the queue: {e}");
@@ -165,12 +177,19 @@ impl Mailman {
             }
         };
         let count = claimed.len();
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).extend(claimed.iter().map(|i| i.id));
         for job in group(claimed) {
             let permit = workers.clone().acquire_owned().await.expect("never closed");
             let me = self.clone();
             tokio::spawn(async move {
                 me.service.stats.busy.fetch_add(1, Ordering::Relaxed);
+                let ids: Vec<i64> = job.iter().map(|i| i.id).collect();
                 me.deliver(job).await;
+                let mut in_flight = me.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+                for id in &ids {
+                    in_flight.remove(id);
+                }
+                drop(in_flight);
                 me.service.stats.busy.fetch_sub(1, Ordering::Relaxed);
                 drop(permit);
             });
@@ -199,6 +218,37 @@ impl Mailman {
         }
         for (target, items) in group_remote(remote) {
             self.deliver_remote(&target, items).await;
+        }
+    }
+}
+
+/// With other nodes sharing the store and StorageFolder, a young file may
+/// be another node's work in progress: sweep, now and every hour, only files
+/// untouched for an hour (longer than any session may pause a write).
+async fn sweep_shared(mailman: Weak<Mailman>) {
+    let mut tick = tokio::time::interval(SHARED_SWEEP_AGE);
+    loop {
+        tick.tick().await;
+        let Some(me) = mailman.upgrade() else { return };
+        me.sweep(std::time::SystemTime::now() - SHARED_SWEEP_AGE).await;
+    }
+}
+
+/// Keep the leases of rows being worked on from running out (a slow
+/// delivery must not be taken over by another node), while the mailman lives.
+async fn renew_leases(mailman: Weak<Mailman>) {
+    let Some(lease) = mailman.upgrade().map(|m| m.cfg.queue_lease_time) else { return };
+    let mut tick = tokio::time::interval(lease / 3);
+    tick.tick().await; // the first tick is at once: rows were just claimed
+    loop {
+        tick.tick().await;
+        let Some(me) = mailman.upgrade() else { return };
+        let ids: Vec<i64> = me.in_flight.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        if let Err(e) = me.store.renew_leases(ids, lease.as_secs() as i64).await {
+            tracing::warn!(target: "mailman", "cannot renew queue leases: {e}");
         }
     }
 }

@@ -4,10 +4,9 @@
 //! session that ends any other way deletes nothing). The maildrop is locked
 //! for the whole session: a second login gets `-ERR [IN-USE]`.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -17,6 +16,7 @@ use crate::lineio::{self, LineRead};
 use crate::sasl::{self, Credentials};
 use crate::smtp::data::DotStuffer;
 use crate::store::accounts::Account;
+use crate::store::maildrop::MaildropLock;
 use crate::store::mailbox::flags;
 use crate::store::{Store, StoreError};
 use crate::stream::{self, BoxStream};
@@ -30,8 +30,6 @@ pub struct Pop3Context {
     pub timeout: Duration,
     /// `timeout` before login, at most `PreLoginTimeout`.
     pub pre_login_timeout: Duration,
-    /// Accounts whose maildrop a session holds.
-    pub locked: Mutex<HashSet<i64>>,
     /// `MaxConnectionsPerIP` (0 = no limit).
     pub max_per_ip: u32,
 }
@@ -55,26 +53,7 @@ struct Maildrop {
     folder: i64,
     dir: PathBuf,
     entries: Vec<Entry>,
-    _lock: DropLock,
-}
-
-/// Holds an account's maildrop lock; releases it however the session ends.
-struct DropLock {
-    ctx: Arc<Pop3Context>,
-    account: i64,
-}
-
-impl DropLock {
-    fn take(ctx: &Arc<Pop3Context>, account: i64) -> Option<DropLock> {
-        let mut locked = ctx.locked.lock().unwrap_or_else(|e| e.into_inner());
-        locked.insert(account).then(|| DropLock { ctx: ctx.clone(), account })
-    }
-}
-
-impl Drop for DropLock {
-    fn drop(&mut self) {
-        self.ctx.locked.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.account);
-    }
+    _lock: MaildropLock,
 }
 
 enum State {
@@ -272,8 +251,10 @@ impl Session {
             }
             Err(e) => return self.temp_failure(e).await,
         };
-        let Some(lock) = DropLock::take(&self.ctx, account.id) else {
-            return self.err("[IN-USE] Mailbox is locked by another POP3 session").await;
+        let lock = match self.ctx.store.lock_maildrop(account.id).await {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return self.err("[IN-USE] Mailbox is locked by another POP3 session").await,
+            Err(e) => return self.temp_failure(e).await,
         };
         match self.open_maildrop(account, lock).await {
             Ok(drop) => {
@@ -286,7 +267,7 @@ impl Session {
         }
     }
 
-    async fn open_maildrop(&self, account: Account, lock: DropLock) -> Result<Maildrop, StoreError> {
+    async fn open_maildrop(&self, account: Account, lock: MaildropLock) -> Result<Maildrop, StoreError> {
         let (folder, dir, letters) = self.ctx.store.open_inbox(&account).await?;
         let entries = letters
             .into_iter()

@@ -12,11 +12,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
-
 use super::accounts::{self, AccountKind};
 use super::mailbox::{self, flags};
 use super::queue::{self, QueueItem};
+use super::sql::Tx;
 use super::{Store, StoreError, spool, unix_now};
 
 /// How deep aliases may nest.
@@ -36,31 +35,38 @@ pub enum LocalRoute {
 }
 
 impl Store {
-    /// At start (one node): rows a previous run held are due again.
-    pub async fn release_leases(&self) -> Result<usize, StoreError> {
-        self.call(|c| queue::release_leases(c)).await
+    /// At start: rows this node's previous run held are due again.
+    pub async fn release_leases(&self) -> Result<u64, StoreError> {
+        let node = self.node().to_string();
+        self.autocommit(move |tx| Box::pin(async move { queue::release_leases(tx, &node).await })).await
     }
 
     /// Lease up to `limit` due rows for `lease_secs`.
     pub async fn claim_due(&self, limit: u32, lease_secs: i64) -> Result<Vec<QueueItem>, StoreError> {
-        self.call(move |c| queue::claim_due(c, unix_now(), limit, lease_secs)).await
+        let node = self.node().to_string();
+        self.transaction(move |tx| Box::pin(async move { queue::claim_due(tx, &node, unix_now(), limit, lease_secs).await })).await
     }
 
-    /// When the next row not leased is due.
+    /// When the next row can be claimed (due, and its lease run out).
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        self.call(|c| queue::next_due(c)).await
+        self.autocommit(|tx| Box::pin(queue::next_due(tx))).await
+    }
+
+    /// Keep rows `ids` ours for `lease_secs` more.
+    pub async fn renew_leases(&self, ids: Vec<i64>, lease_secs: i64) -> Result<(), StoreError> {
+        self.transaction(move |tx| Box::pin(async move { queue::renew_leases(tx, &ids, unix_now() + lease_secs).await })).await
     }
 
     /// Try `id` again at `at`, counting the attempt.
     pub async fn reschedule(&self, id: i64, at: i64, why: &str) -> Result<bool, StoreError> {
         let why = why.to_string();
-        self.call(move |c| queue::reschedule(c, id, at, &why)).await
+        self.autocommit(move |tx| Box::pin(async move { queue::reschedule(tx, id, at, &why).await })).await
     }
 
     /// Try `id` again at `at` without counting the attempt (held).
     pub async fn hold(&self, id: i64, at: i64, why: &str) -> Result<bool, StoreError> {
         let why = why.to_string();
-        self.call(move |c| queue::hold(c, id, at, &why)).await
+        self.autocommit(move |tx| Box::pin(async move { queue::hold(tx, id, at, &why).await })).await
     }
 
     /// Rows `ids` of message `fid` are done, and `bounce` (a spool file
@@ -69,14 +75,13 @@ impl Store {
     pub async fn finish(&self, ids: Vec<i64>, fid: &str, bounce: Option<(String, String)>) -> Result<(), StoreError> {
         let f = fid.to_string();
         let in_use = self
-            .call(move |c| {
-                let tx = c.transaction()?;
-                if let Some((file, to)) = &bounce {
-                    queue::enqueue_in(&tx, file, "", std::slice::from_ref(to), "", unix_now())?;
-                }
-                let in_use = queue::finish(&tx, &ids, &f)?;
-                tx.commit()?;
-                Ok(in_use)
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    if let Some((file, to)) = &bounce {
+                        queue::enqueue(tx, file, "", std::slice::from_ref(to), "", unix_now()).await?;
+                    }
+                    queue::finish(tx, &ids, &f).await
+                })
             })
             .await?;
         if !in_use {
@@ -88,12 +93,12 @@ impl Store {
     /// Queue the final targets of an alias and complete its row, together.
     pub async fn forward(&self, item: &QueueItem, targets: Vec<String>) -> Result<(), StoreError> {
         let it = item.clone();
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            queue::enqueue_in(&tx, &it.fid, &it.sender, &targets, &it.params, unix_now())?;
-            queue::complete(&tx, it.id)?;
-            tx.commit()?;
-            Ok(())
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                queue::enqueue(tx, &it.fid, &it.sender, &targets, &it.params, unix_now()).await?;
+                queue::complete(tx, it.id).await?;
+                Ok(())
+            })
         })
         .await
     }
@@ -101,7 +106,7 @@ impl Store {
     /// Where mail for `recipient` goes.
     pub async fn route_recipient(&self, recipient: &str) -> Result<LocalRoute, StoreError> {
         let (storage, rcpt) = (self.storage.clone(), recipient.to_string());
-        self.call(move |c| resolve(c, &storage, &rcpt)).await
+        self.autocommit(move |tx| Box::pin(async move { resolve(tx, &storage, &rcpt).await })).await
     }
 
     /// Record a letter already written for `item`'s recipient into the
@@ -110,14 +115,14 @@ impl Store {
     pub async fn record_delivery(&self, item: &QueueItem, account: i64, letter: &str, size: u64) -> Result<(), StoreError> {
         let (id, fid, l) = (item.id, item.fid.clone(), letter.to_string());
         let (in_use, inbox) = self
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let now = unix_now();
-                let inbox = mailbox::ensure_folder(&tx, account, "INBOX", now)?;
-                mailbox::append_in(&tx, inbox.id, &l, size as i64, now, flags::RECENT)?;
-                let in_use = queue::finish(&tx, &[id], &fid)?;
-                tx.commit()?;
-                Ok((in_use, inbox.id))
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let now = unix_now();
+                    let inbox = mailbox::ensure_folder(tx, account, "INBOX", now).await?;
+                    mailbox::append(tx, inbox.id, &l, size as i64, now, flags::RECENT).await?;
+                    let in_use = queue::finish(tx, &[id], &fid).await?;
+                    Ok((in_use, inbox.id))
+                })
             })
             .await?;
         self.folder_changed(inbox);
@@ -129,15 +134,17 @@ impl Store {
 
     /// Of these files (fid, is a letter), those no row refers to.
     pub async fn orphans(&self, files: Vec<(String, bool)>) -> Result<Vec<(String, bool)>, StoreError> {
-        self.call(move |c| {
-            let mut orphans = Vec::new();
-            for (fid, letter) in files {
-                let used = if letter { mailbox::letter_in_use(c, &fid)? } else { queue::spool_in_use(c, &fid)? };
-                if !used {
-                    orphans.push((fid, letter));
+        self.autocommit(move |tx| {
+            Box::pin(async move {
+                let mut orphans = Vec::new();
+                for (fid, letter) in files {
+                    let used = if letter { mailbox::letter_in_use(tx, &fid).await? } else { queue::spool_in_use(tx, &fid).await? };
+                    if !used {
+                        orphans.push((fid, letter));
+                    }
                 }
-            }
-            Ok(orphans)
+                Ok(orphans)
+            })
         })
         .await
     }
@@ -150,12 +157,12 @@ fn split(address: &str) -> (String, String) {
     }
 }
 
-fn resolve(conn: &Connection, storage: &Path, recipient: &str) -> Result<LocalRoute, StoreError> {
+async fn resolve(tx: &mut Tx<'_>, storage: &Path, recipient: &str) -> Result<LocalRoute, StoreError> {
     let (user, domain) = split(recipient);
-    let Some(d) = accounts::find_domain(conn, &domain)? else {
+    let Some(d) = accounts::find_domain(tx, &domain).await? else {
         return Ok(LocalRoute::Remote(domain));
     };
-    let Some(account) = accounts::find_account(conn, &domain, &user)? else {
+    let Some(account) = accounts::find_account(tx, &domain, &user).await? else {
         return Ok(LocalRoute::Fail { status: "5.1.1", text: format!("no such user {recipient}") });
     };
     Ok(match account.kind {
@@ -164,7 +171,7 @@ fn resolve(conn: &Connection, storage: &Path, recipient: &str) -> Result<LocalRo
         }
         AccountKind::Relay => LocalRoute::Relay(account.arg.clone()),
         AccountKind::Alias => {
-            let targets = expand(conn, recipient)?;
+            let targets = expand(tx, recipient).await?;
             if targets.is_empty() {
                 LocalRoute::Fail { status: "5.4.6", text: format!("alias {recipient} loops or has no deliverable target") }
             } else {
@@ -181,7 +188,7 @@ fn resolve(conn: &Connection, storage: &Path, recipient: &str) -> Result<LocalRo
 /// unknown local users (they bounce later, with their own error) and other
 /// domains. Aliases met on the way are expanded; one met twice is a loop
 /// and contributes nothing more.
-fn expand(conn: &Connection, alias: &str) -> Result<Vec<String>, StoreError> {
+async fn expand(tx: &mut Tx<'_>, alias: &str) -> Result<Vec<String>, StoreError> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut stack = vec![(alias.to_lowercase(), 0usize)];
@@ -190,11 +197,11 @@ fn expand(conn: &Connection, alias: &str) -> Result<Vec<String>, StoreError> {
             continue;
         }
         let (user, domain) = split(&address);
-        if accounts::find_domain(conn, &domain)?.is_none() {
+        if accounts::find_domain(tx, &domain).await?.is_none() {
             out.push(address);
             continue;
         }
-        match accounts::find_account(conn, &domain, &user)? {
+        match accounts::find_account(tx, &domain, &user).await? {
             Some(a) if a.kind == AccountKind::Alias => {
                 for target in a.alias_targets().into_iter().rev() {
                     stack.push((target, depth + 1));
@@ -212,44 +219,47 @@ mod tests {
     use super::*;
     use crate::store::accounts::NewAccount;
 
-    fn store() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        accounts::add_domain(&conn, "here.test", "", 0).unwrap();
+    use crate::store::sql::run_ready;
+
+    fn store() -> rusqlite::Connection {
+        let mut conn = crate::store::sql::testing::memory();
+        run_ready(accounts::add_domain(&mut Tx::sqlite(&mut conn), "here.test", "", 0)).unwrap();
         conn
     }
 
-    fn add(conn: &Connection, user: &str, kind: AccountKind, arg: &str) {
+    fn add(tx: &mut Tx<'_>, user: &str, kind: AccountKind, arg: &str) {
         let new = NewAccount { domain: "here.test".into(), user: user.into(), password: None, kind, arg: arg.into() };
-        accounts::add_account(conn, &new).unwrap();
+        run_ready(accounts::add_account(tx, &new)).unwrap();
     }
 
     #[test]
     fn aliases_expand_through_levels_and_stop_at_loops() {
-        let c = store();
-        add(&c, "bob", AccountKind::Mbox, "");
-        add(&c, "carol", AccountKind::Mbox, "");
-        add(&c, "team", AccountKind::Alias, "bob@here.test, leads@here.test");
-        add(&c, "leads", AccountKind::Alias, "carol@here.test;x@other.test team@here.test");
-        add(&c, "ping", AccountKind::Alias, "pong@here.test");
-        add(&c, "pong", AccountKind::Alias, "ping@here.test");
-        let mut got = expand(&c, "team@here.test").unwrap();
+        let mut c = store();
+        let tx = &mut Tx::sqlite(&mut c);
+        add(tx, "bob", AccountKind::Mbox, "");
+        add(tx, "carol", AccountKind::Mbox, "");
+        add(tx, "team", AccountKind::Alias, "bob@here.test, leads@here.test");
+        add(tx, "leads", AccountKind::Alias, "carol@here.test;x@other.test team@here.test");
+        add(tx, "ping", AccountKind::Alias, "pong@here.test");
+        add(tx, "pong", AccountKind::Alias, "ping@here.test");
+        let mut got = run_ready(expand(tx, "team@here.test")).unwrap();
         got.sort();
         assert_eq!(got, ["bob@here.test", "carol@here.test", "x@other.test"]);
-        assert!(expand(&c, "ping@here.test").unwrap().is_empty(), "a pure loop reaches nobody");
+        assert!(run_ready(expand(tx, "ping@here.test")).unwrap().is_empty(), "a pure loop reaches nobody");
     }
 
     #[test]
     fn routes_by_account_type() {
-        let c = store();
-        add(&c, "bob", AccountKind::Mbox, "");
-        add(&c, "out", AccountKind::Relay, "smarthost.test:2525");
-        add(&c, "self", AccountKind::Alias, "self@here.test");
+        let mut c = store();
+        let tx = &mut Tx::sqlite(&mut c);
+        add(tx, "bob", AccountKind::Mbox, "");
+        add(tx, "out", AccountKind::Relay, "smarthost.test:2525");
+        add(tx, "self", AccountKind::Alias, "self@here.test");
         let storage = Path::new("/srv/storage");
-        assert!(matches!(resolve(&c, storage, "Bob@Here.Test").unwrap(), LocalRoute::Mailbox { letters, .. } if letters == storage));
-        assert!(matches!(resolve(&c, storage, "out@here.test").unwrap(), LocalRoute::Relay(h) if h == "smarthost.test:2525"));
-        assert!(matches!(resolve(&c, storage, "x@far.test").unwrap(), LocalRoute::Remote(d) if d == "far.test"));
-        assert!(matches!(resolve(&c, storage, "nobody@here.test").unwrap(), LocalRoute::Fail { status: "5.1.1", .. }));
-        assert!(matches!(resolve(&c, storage, "self@here.test").unwrap(), LocalRoute::Fail { status: "5.4.6", .. }));
+        assert!(matches!(run_ready(resolve(tx, storage, "Bob@Here.Test")).unwrap(), LocalRoute::Mailbox { letters, .. } if letters == storage));
+        assert!(matches!(run_ready(resolve(tx, storage, "out@here.test")).unwrap(), LocalRoute::Relay(h) if h == "smarthost.test:2525"));
+        assert!(matches!(run_ready(resolve(tx, storage, "x@far.test")).unwrap(), LocalRoute::Remote(d) if d == "far.test"));
+        assert!(matches!(run_ready(resolve(tx, storage, "nobody@here.test")).unwrap(), LocalRoute::Fail { status: "5.1.1", .. }));
+        assert!(matches!(run_ready(resolve(tx, storage, "self@here.test")).unwrap(), LocalRoute::Fail { status: "5.4.6", .. }));
     }
 }

@@ -11,54 +11,54 @@ use super::{Store, StoreError, queue, spool, unix_now};
 impl Store {
     pub async fn add_domain(&self, name: &str, storage_path: &str, flags: i64) -> Result<Domain, StoreError> {
         let (name, path) = (name.to_string(), storage_path.to_string());
-        self.call(move |c| accounts::add_domain(c, &name, &path, flags)).await
+        self.transaction(move |tx| Box::pin(async move { accounts::add_domain(tx, &name, &path, flags).await })).await
     }
 
     pub async fn list_domains(&self) -> Result<Vec<Domain>, StoreError> {
-        self.call(|c| accounts::list_domains(c)).await
+        self.autocommit(|tx| Box::pin(accounts::list_domains(tx))).await
     }
 
     /// The domain and its accounts; false when there is no such domain.
     pub async fn delete_domain(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_string();
-        self.call(move |c| accounts::delete_domain(c, &name)).await
+        self.autocommit(move |tx| Box::pin(async move { accounts::delete_domain(tx, &name).await })).await
     }
 
     pub async fn add_account(&self, new: NewAccount) -> Result<Account, StoreError> {
-        self.call(move |c| accounts::add_account(c, &new)).await
+        self.transaction(move |tx| Box::pin(async move { accounts::add_account(tx, &new).await })).await
     }
 
     pub async fn list_accounts(&self, domain: &str) -> Result<Vec<Account>, StoreError> {
         let domain = domain.to_string();
-        self.call(move |c| accounts::list_accounts(c, &domain)).await
+        self.autocommit(move |tx| Box::pin(async move { accounts::list_accounts(tx, &domain).await })).await
     }
 
     /// False when there is no such account.
     pub async fn delete_account(&self, domain: &str, user: &str) -> Result<bool, StoreError> {
         let (domain, user) = (domain.to_string(), user.to_string());
-        self.call(move |c| accounts::delete_account(c, &domain, &user)).await
+        self.autocommit(move |tx| Box::pin(async move { accounts::delete_account(tx, &domain, &user).await })).await
     }
 
     /// Queue rows, the next due first.
     pub async fn list_queue(&self, limit: u32) -> Result<Vec<queue::QueueItem>, StoreError> {
-        self.call(move |c| queue::list(c, limit)).await
+        self.autocommit(move |tx| Box::pin(queue::list(tx, limit))).await
     }
 
     pub async fn find_domain(&self, domain: &str) -> Result<Option<Domain>, StoreError> {
         let domain = domain.to_string();
-        self.call(move |c| accounts::find_domain(c, &domain)).await
+        self.autocommit(move |tx| Box::pin(async move { accounts::find_domain(tx, &domain).await })).await
     }
 
     /// The account that `user@domain` resolves to (Rumble's GLOB lookup).
     pub async fn find_account(&self, domain: &str, user: &str) -> Result<Option<Account>, StoreError> {
         let (domain, user) = (domain.to_string(), user.to_string());
-        self.call(move |c| accounts::find_account(c, &domain, &user)).await
+        self.autocommit(move |tx| Box::pin(async move { accounts::find_account(tx, &domain, &user).await })).await
     }
 
     /// The account named exactly `user@domain` (logins: no patterns).
     pub async fn exact_account(&self, domain: &str, user: &str) -> Result<Option<Account>, StoreError> {
         let (domain, user) = (domain.to_string(), user.to_string());
-        self.call(move |c| accounts::exact_account(c, &domain, &user)).await
+        self.autocommit(move |tx| Box::pin(async move { accounts::exact_account(tx, &domain, &user).await })).await
     }
 
     /// The alias account `user@domain` resolves to, if it is an alias.
@@ -69,11 +69,13 @@ impl Store {
     /// None when `domain` is not ours; else whether `user` has an account there.
     pub async fn local_recipient(&self, domain: &str, user: &str) -> Result<Option<bool>, StoreError> {
         let (domain, user) = (domain.to_string(), user.to_string());
-        self.call(move |c| {
-            if accounts::find_domain(c, &domain)?.is_none() {
-                return Ok(None);
-            }
-            Ok(Some(accounts::find_account(c, &domain, &user)?.is_some()))
+        self.autocommit(move |tx| {
+            Box::pin(async move {
+                if accounts::find_domain(tx, &domain).await?.is_none() {
+                    return Ok(None);
+                }
+                Ok(Some(accounts::find_account(tx, &domain, &user).await?.is_some()))
+            })
         })
         .await
     }
@@ -82,15 +84,17 @@ impl Store {
     /// in our domains in order.
     pub async fn postmaster(&self, first: &str) -> Result<Option<String>, StoreError> {
         let first = first.to_string();
-        self.call(move |c| {
-            let mut domains = vec![first];
-            domains.extend(accounts::list_domains(c)?.into_iter().map(|d| d.name));
-            for d in domains {
-                if accounts::find_domain(c, &d)?.is_some() && accounts::find_account(c, &d, "postmaster")?.is_some() {
-                    return Ok(Some(format!("postmaster@{d}")));
+        self.autocommit(move |tx| {
+            Box::pin(async move {
+                let mut domains = vec![first];
+                domains.extend(accounts::list_domains(tx).await?.into_iter().map(|d| d.name));
+                for d in domains {
+                    if accounts::find_domain(tx, &d).await?.is_some() && accounts::find_account(tx, &d, "postmaster").await?.is_some() {
+                        return Ok(Some(format!("postmaster@{d}")));
+                    }
                 }
-            }
-            Ok(None)
+                Ok(None)
+            })
         })
         .await
     }
@@ -99,7 +103,11 @@ impl Store {
     /// transaction; if they cannot be added the spool file is removed.
     pub async fn enqueue(&self, fid: &str, sender: &str, recipients: Vec<String>, params: &str) -> Result<(), StoreError> {
         let (f, sender, params) = (fid.to_string(), sender.to_string(), params.to_string());
-        let queued = self.call(move |c| queue::enqueue(c, &f, &sender, &recipients, &params, unix_now()).map(drop)).await;
+        let queued = self
+            .transaction(move |tx| {
+                Box::pin(async move { queue::enqueue(tx, &f, &sender, &recipients, &params, unix_now()).await.map(drop) })
+            })
+            .await;
         if queued.is_err() {
             spool::remove_spool(&self.storage, fid);
         }
@@ -110,9 +118,12 @@ impl Store {
     /// letter files are, and its letters.
     pub async fn open_inbox(&self, account: &Account) -> Result<(i64, PathBuf, Vec<Letter>), StoreError> {
         let (id, domain, storage) = (account.id, account.domain.clone(), self.storage.clone());
-        self.call(move |c| {
-            let inbox = mailbox::ensure_folder(c, id, "INBOX", unix_now())?;
-            Ok((inbox.id, mailbox::domain_letter_dir(c, &storage, &domain)?, mailbox::letters(c, inbox.id)?))
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                let inbox = mailbox::ensure_folder(tx, id, "INBOX", unix_now()).await?;
+                let dir = mailbox::domain_letter_dir(tx, &storage, &domain).await?;
+                Ok((inbox.id, dir, mailbox::letters(tx, inbox.id).await?))
+            })
         })
         .await
     }
@@ -122,12 +133,12 @@ impl Store {
     /// files (under `dir`) deleted.
     pub async fn close_maildrop(&self, folder: i64, dir: PathBuf, seen: Vec<i64>, deleted: Vec<i64>) -> Result<(), StoreError> {
         let freed = self
-            .call(move |c| {
-                let tx = c.transaction()?;
-                mailbox::add_flags(&tx, &seen, flags::SEEN)?;
-                let freed = mailbox::remove_letters(&tx, folder, &deleted)?;
-                tx.commit()?;
-                Ok(freed)
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    tx.lock_folder(folder).await?;
+                    mailbox::add_flags(tx, &seen, flags::SEEN).await?;
+                    mailbox::remove_letters(tx, folder, &deleted).await
+                })
             })
             .await?;
         self.folder_changed(folder);

@@ -3,20 +3,19 @@
 //! rename, delete, subscribe. Each function works inside the caller's
 //! transaction; the caller commits and removes freed files afterwards.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
 use super::StoreError;
+use super::sql::{Tx, args};
 use super::mailbox::{self, Folder, Letter, canonical_name, flags};
 
 /// Folders every new mailbox account gets, with their RFC 6154 attribute.
 pub const SPECIAL_FOLDERS: [(&str, &str); 4] = [("Drafts", "Drafts"), ("Sent", "Sent"), ("Trash", "Trash"), ("Junk", "Junk")];
 
 /// INBOX and the special-use folders, for a new account.
-pub fn create_defaults(conn: &Connection, account: i64, now: i64) -> Result<(), StoreError> {
-    mailbox::ensure_folder(conn, account, "INBOX", now)?;
+pub async fn create_defaults(tx: &mut Tx<'_>, account: i64, now: i64) -> Result<(), StoreError> {
+    mailbox::ensure_folder(tx, account, "INBOX", now).await?;
     for (name, special) in SPECIAL_FOLDERS {
-        let folder = mailbox::ensure_folder(conn, account, name, now)?;
-        conn.execute("UPDATE folders SET special = ?2 WHERE id = ?1", params![folder.id, special])?;
+        let folder = mailbox::ensure_folder(tx, account, name, now).await?;
+        tx.execute("UPDATE folders SET special = ?2 WHERE id = ?1", args![folder.id, special]).await?;
     }
     Ok(())
 }
@@ -32,8 +31,8 @@ pub enum FlagChange {
 /// modseq is above `unchanged_since` are left alone (CONDSTORE) and listed
 /// in the second vector (their UIDs). Returns the letters as they are now
 /// (only those that actually changed get a new modseq).
-pub fn change_flags(
-    conn: &Connection,
+pub async fn change_flags(
+    tx: &mut Tx<'_>,
     folder: i64,
     ids: &[i64],
     change: FlagChange,
@@ -41,10 +40,11 @@ pub fn change_flags(
     keywords: &[String],
     unchanged_since: Option<i64>,
 ) -> Result<(Vec<Letter>, Vec<i64>), StoreError> {
+    tx.lock_folder(folder).await?;
     let mut changed = Vec::new();
     let mut refused = Vec::new();
-    for id in ids {
-        let Some(letter) = letter_by_id(conn, folder, *id)? else { continue };
+    for &id in ids {
+        let Some(letter) = letter_by_id(tx, folder, id).await? else { continue };
         if unchanged_since.is_some_and(|u| letter.modseq > u) {
             refused.push(letter.uid);
             continue;
@@ -54,11 +54,12 @@ pub fn change_flags(
             changed.push(letter);
             continue;
         }
-        let modseq = mailbox::bump_modseq(conn, folder)?;
-        conn.execute(
+        let modseq = mailbox::bump_modseq(tx, folder).await?;
+        tx.execute(
             "UPDATE messages SET flags = ?2, keywords = ?3, modseq = ?4 WHERE id = ?1",
-            params![id, new_bits, new_keywords, modseq],
-        )?;
+            args![id, new_bits, &new_keywords, modseq],
+        )
+        .await?;
         changed.push(Letter { flags: new_bits, keywords: new_keywords, modseq, ..letter });
     }
     Ok((changed, refused))
@@ -89,30 +90,32 @@ fn apply(letter: &Letter, change: FlagChange, bits: i64, keywords: &[String]) ->
     (new_bits, current.join(" "))
 }
 
-fn letter_by_id(conn: &Connection, folder: i64, id: i64) -> Result<Option<Letter>, StoreError> {
-    Ok(mailbox::letters_where(conn, "folder = ?1 AND id = ?2", params![folder, id])?.into_iter().next())
+async fn letter_by_id(tx: &mut Tx<'_>, folder: i64, id: i64) -> Result<Option<Letter>, StoreError> {
+    Ok(mailbox::letters_where(tx, "folder = ?1 AND id = ?2", args![folder, id]).await?.into_iter().next())
 }
 
 /// Remove the letters of `folder` marked \Deleted (only those with a UID in
 /// `only`, when given: UID EXPUNGE). Returns the removed UIDs in order and
 /// the files no letter uses any more.
-pub fn expunge(conn: &Connection, folder: i64, only: Option<&[i64]>) -> Result<(Vec<i64>, Vec<String>), StoreError> {
-    let doomed: Vec<Letter> = mailbox::letters(conn, folder)?
+pub async fn expunge(tx: &mut Tx<'_>, folder: i64, only: Option<&[i64]>) -> Result<(Vec<i64>, Vec<String>), StoreError> {
+    tx.lock_folder(folder).await?;
+    let doomed: Vec<Letter> = mailbox::letters(tx, folder)
+        .await?
         .into_iter()
         .filter(|l| l.flags & flags::DELETED != 0 && only.is_none_or(|o| o.contains(&l.uid)))
         .collect();
     let ids: Vec<i64> = doomed.iter().map(|l| l.id).collect();
-    let freed = mailbox::remove_letters(conn, folder, &ids)?;
+    let freed = mailbox::remove_letters(tx, folder, &ids).await?;
     Ok((doomed.iter().map(|l| l.uid).collect(), freed))
 }
 
 /// Copy letters into `to` (same files, new UIDs, \Recent set). Returns
 /// (source UID, new UID) pairs for COPYUID.
-pub fn copy(conn: &Connection, letters: &[Letter], to: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+pub async fn copy(tx: &mut Tx<'_>, letters: &[Letter], to: i64) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut pairs = Vec::with_capacity(letters.len());
     for l in letters {
         let bits = (l.flags & CLIENT_BITS) | flags::RECENT;
-        let uid = mailbox::append_with_keywords(conn, to, &l.fid, l.size, l.internaldate, bits, &l.keywords)?;
+        let uid = mailbox::append_with_keywords(tx, to, &l.fid, l.size, l.internaldate, bits, &l.keywords).await?;
         pairs.push((l.uid, uid));
     }
     Ok(pairs)
@@ -120,65 +123,64 @@ pub fn copy(conn: &Connection, letters: &[Letter], to: i64) -> Result<Vec<(i64, 
 
 /// Clear \Recent on every letter of `folder`; returns the UIDs that had it
 /// (they are recent for the session that selected the folder).
-pub fn take_recent(conn: &Connection, folder: i64) -> Result<Vec<i64>, StoreError> {
+pub async fn take_recent(tx: &mut Tx<'_>, folder: i64) -> Result<Vec<i64>, StoreError> {
     // Every letter's modseq is at least 1.
-    take_recent_since(conn, folder, 0)
+    take_recent_since(tx, folder, 0).await
 }
 
 /// `take_recent` among the letters changed after `modseq` (every letter
 /// still \Recent arrived after the session's last look, so this finds them
 /// without reading the whole folder).
-pub fn take_recent_since(conn: &Connection, folder: i64, modseq: i64) -> Result<Vec<i64>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE messages SET flags = flags & ~?2 WHERE folder = ?1 AND modseq > ?3 AND flags & ?2 != 0 RETURNING uid",
-    )?;
-    let mut uids: Vec<i64> = stmt.query_map(params![folder, flags::RECENT, modseq], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+pub async fn take_recent_since(tx: &mut Tx<'_>, folder: i64, modseq: i64) -> Result<Vec<i64>, StoreError> {
+    let sql = "UPDATE messages SET flags = flags & ~CAST(?2 AS BIGINT)
+               WHERE folder = ?1 AND modseq > ?3 AND (flags & ?2) != 0 RETURNING uid";
+    let mut uids: Vec<i64> = tx.column(sql, args![folder, flags::RECENT, modseq]).await?;
     uids.sort_unstable();
     Ok(uids)
 }
 
 /// A new folder made by a client: not subscribed (clients SUBSCRIBE what
 /// they want, as with Dovecot); INBOX and the special-use ones are.
-pub fn create(conn: &Connection, account: i64, name: &str, now: i64) -> Result<Folder, StoreError> {
-    if mailbox::find_folder(conn, account, name)?.is_some() {
+pub async fn create(tx: &mut Tx<'_>, account: i64, name: &str, now: i64) -> Result<Folder, StoreError> {
+    if mailbox::find_folder(tx, account, name).await?.is_some() {
         return Err(StoreError::Exists(format!("mailbox {name}")));
     }
-    let folder = mailbox::ensure_folder(conn, account, name, now)?;
-    conn.execute("UPDATE folders SET subscribed = 0 WHERE id = ?1", [folder.id])?;
+    let folder = mailbox::ensure_folder(tx, account, name, now).await?;
+    tx.execute("UPDATE folders SET subscribed = 0 WHERE id = ?1", args![folder.id]).await?;
     Ok(Folder { subscribed: false, ..folder })
 }
 
 /// Delete a folder and its letters; returns the freed files. INBOX cannot
 /// be deleted (RFC 3501 §6.3.4).
-pub fn delete(conn: &Connection, account: i64, name: &str) -> Result<Vec<String>, StoreError> {
+pub async fn delete(tx: &mut Tx<'_>, account: i64, name: &str) -> Result<Vec<String>, StoreError> {
     if canonical_name(name) == "INBOX" {
         return Err(StoreError::Invalid("INBOX cannot be deleted".into()));
     }
-    let folder = mailbox::find_folder(conn, account, name)?.ok_or_else(|| StoreError::NotFound(format!("mailbox {name}")))?;
-    let ids: Vec<i64> = mailbox::letters(conn, folder.id)?.iter().map(|l| l.id).collect();
-    let freed = mailbox::remove_letters(conn, folder.id, &ids)?;
-    conn.execute("DELETE FROM folders WHERE id = ?1", [folder.id])?;
+    let folder = mailbox::find_folder(tx, account, name).await?.ok_or_else(|| StoreError::NotFound(format!("mailbox {name}")))?;
+    let ids: Vec<i64> = mailbox::letters(tx, folder.id).await?.iter().map(|l| l.id).collect();
+    let freed = mailbox::remove_letters(tx, folder.id, &ids).await?;
+    tx.execute("DELETE FROM folders WHERE id = ?1", args![folder.id]).await?;
     Ok(freed)
 }
 
 /// Rename a folder and everything below it (`sep` is the hierarchy
 /// separator). Renaming INBOX moves its letters into a new folder and
 /// leaves INBOX empty (RFC 3501 §6.3.5).
-pub fn rename(conn: &Connection, account: i64, from: &str, to: &str, sep: char, now: i64) -> Result<(), StoreError> {
-    let source = mailbox::find_folder(conn, account, from)?.ok_or_else(|| StoreError::NotFound(format!("mailbox {from}")))?;
-    if mailbox::find_folder(conn, account, to)?.is_some() {
+pub async fn rename(tx: &mut Tx<'_>, account: i64, from: &str, to: &str, sep: char, now: i64) -> Result<(), StoreError> {
+    let source = mailbox::find_folder(tx, account, from).await?.ok_or_else(|| StoreError::NotFound(format!("mailbox {from}")))?;
+    if mailbox::find_folder(tx, account, to).await?.is_some() {
         return Err(StoreError::Exists(format!("mailbox {to}")));
     }
     if source.name == "INBOX" {
-        let target = mailbox::ensure_folder(conn, account, to, now)?;
-        let letters = mailbox::letters(conn, source.id)?;
-        copy(conn, &letters, target.id)?;
+        let target = mailbox::ensure_folder(tx, account, to, now).await?;
+        let letters = mailbox::letters(tx, source.id).await?;
+        copy(tx, &letters, target.id).await?;
         let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
-        mailbox::remove_letters(conn, source.id, &ids)?;
+        mailbox::remove_letters(tx, source.id, &ids).await?;
         return Ok(());
     }
     let prefix = format!("{}{sep}", source.name);
-    for f in mailbox::list_folders(conn, account)? {
+    for f in mailbox::list_folders(tx, account).await? {
         let new_name = if f.id == source.id {
             to.to_string()
         } else if let Some(rest) = f.name.strip_prefix(&prefix) {
@@ -186,24 +188,24 @@ pub fn rename(conn: &Connection, account: i64, from: &str, to: &str, sep: char, 
         } else {
             continue;
         };
-        conn.execute("UPDATE folders SET name = ?2 WHERE id = ?1", params![f.id, new_name])?;
+        tx.execute("UPDATE folders SET name = ?2 WHERE id = ?1", args![f.id, &new_name]).await?;
     }
     Ok(())
 }
 
-pub fn subscribe(conn: &Connection, account: i64, name: &str, on: bool) -> Result<bool, StoreError> {
-    Ok(conn.execute(
-        "UPDATE folders SET subscribed = ?3 WHERE account = ?1 AND name = ?2",
-        params![account, canonical_name(name), on],
-    )? > 0)
+pub async fn subscribe(tx: &mut Tx<'_>, account: i64, name: &str, on: bool) -> Result<bool, StoreError> {
+    let changed = tx
+        .execute("UPDATE folders SET subscribed = ?3 WHERE account = ?1 AND name = ?2", args![account, &canonical_name(name), on])
+        .await?;
+    Ok(changed > 0)
 }
 
 /// The highest modseq of a folder (for HIGHESTMODSEQ and CONDSTORE).
-pub fn highest_modseq(conn: &Connection, folder: i64) -> Result<i64, StoreError> {
-    Ok(conn
-        .query_row("SELECT highestmodseq FROM folders WHERE id = ?1", [folder], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0))
+pub async fn highest_modseq(tx: &mut Tx<'_>, folder: i64) -> Result<i64, StoreError> {
+    match tx.query_opt("SELECT highestmodseq FROM folders WHERE id = ?1", args![folder]).await? {
+        Some(row) => row.get(0),
+        None => Ok(0),
+    }
 }
 
 #[cfg(test)]
@@ -211,20 +213,24 @@ mod tests {
     use super::*;
     use crate::store::accounts::{self, AccountKind, NewAccount};
 
-    fn account() -> (Connection, i64) {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        crate::store::schema::migrate(&mut conn).unwrap();
-        accounts::add_domain(&conn, "example.org", "", 0).unwrap();
-        let new = NewAccount { domain: "example.org".into(), user: "ann".into(), password: None, kind: AccountKind::Mbox, arg: String::new() };
-        let id = accounts::add_account(&conn, &new).unwrap().id;
+    use crate::store::sql::run_ready;
+
+    fn account() -> (rusqlite::Connection, i64) {
+        let mut conn = crate::store::sql::testing::memory();
+        let id = {
+            let tx = &mut Tx::sqlite(&mut conn);
+            run_ready(accounts::add_domain(tx, "example.org", "", 0)).unwrap();
+            let new = NewAccount { domain: "example.org".into(), user: "ann".into(), password: None, kind: AccountKind::Mbox, arg: String::new() };
+            run_ready(accounts::add_account(tx, &new)).unwrap().id
+        };
         (conn, id)
     }
 
     #[test]
     fn new_accounts_get_special_use_folders() {
-        let (c, ann) = account();
-        let names: Vec<(String, String)> = mailbox::list_folders(&c, ann).unwrap().into_iter().map(|f| (f.name, f.special)).collect();
+        let (mut c, ann) = account();
+        let tx = &mut Tx::sqlite(&mut c);
+        let names: Vec<(String, String)> = run_ready(mailbox::list_folders(tx, ann)).unwrap().into_iter().map(|f| (f.name, f.special)).collect();
         assert_eq!(names[0], ("INBOX".to_string(), String::new()));
         assert!(names.contains(&("Sent".to_string(), "Sent".to_string())));
         assert!(names.contains(&("Trash".to_string(), "Trash".to_string())));
@@ -232,47 +238,50 @@ mod tests {
 
     #[test]
     fn flags_keywords_modseq_expunge_and_copy() {
-        let (c, ann) = account();
-        let inbox = mailbox::find_folder(&c, ann, "INBOX").unwrap().unwrap();
-        mailbox::append_in(&c, inbox.id, "aaaa", 10, 1, flags::RECENT).unwrap();
-        mailbox::append_in(&c, inbox.id, "bbbb", 10, 1, 0).unwrap();
-        let ls = mailbox::letters(&c, inbox.id).unwrap();
+        let (mut c, ann) = account();
+        let tx = &mut Tx::sqlite(&mut c);
+        let inbox = run_ready(mailbox::find_folder(tx, ann, "INBOX")).unwrap().unwrap();
+        run_ready(mailbox::append(tx, inbox.id, "aaaa", 10, 1, flags::RECENT)).unwrap();
+        run_ready(mailbox::append(tx, inbox.id, "bbbb", 10, 1, 0)).unwrap();
+        let ls = run_ready(mailbox::letters(tx, inbox.id)).unwrap();
         let ids: Vec<i64> = ls.iter().map(|l| l.id).collect();
-        let start = highest_modseq(&c, inbox.id).unwrap();
-        let (got, refused) = change_flags(&c, inbox.id, &ids, FlagChange::Add, flags::SEEN | flags::RECENT, &["$Forwarded".into()], None).unwrap();
+        let start = run_ready(highest_modseq(tx, inbox.id)).unwrap();
+        let (got, refused) = run_ready(change_flags(tx, inbox.id, &ids, FlagChange::Add, flags::SEEN | flags::RECENT, &["$Forwarded".into()], None)).unwrap();
         assert!(refused.is_empty());
         assert!(got.iter().all(|l| l.flags & flags::SEEN != 0 && l.keywords == "$Forwarded" && l.modseq > start));
         assert_eq!(got[1].flags & flags::RECENT, 0, "clients cannot set \\Recent");
         // CONDSTORE: a stale UNCHANGEDSINCE is refused
-        let (_, refused) = change_flags(&c, inbox.id, &ids[..1], FlagChange::Add, flags::FLAGGED, &[], Some(start)).unwrap();
+        let (_, refused) = run_ready(change_flags(tx, inbox.id, &ids[..1], FlagChange::Add, flags::FLAGGED, &[], Some(start))).unwrap();
         assert_eq!(refused, [1]);
-        assert_eq!(take_recent(&c, inbox.id).unwrap(), [1]);
-        assert!(take_recent(&c, inbox.id).unwrap().is_empty());
-        change_flags(&c, inbox.id, &ids[..1], FlagChange::Replace, flags::DELETED, &[], None).unwrap();
-        let trash = mailbox::find_folder(&c, ann, "Trash").unwrap().unwrap();
-        let pairs = copy(&c, &mailbox::letters(&c, inbox.id).unwrap(), trash.id).unwrap();
+        assert_eq!(run_ready(take_recent(tx, inbox.id)).unwrap(), [1]);
+        assert!(run_ready(take_recent(tx, inbox.id)).unwrap().is_empty());
+        run_ready(change_flags(tx, inbox.id, &ids[..1], FlagChange::Replace, flags::DELETED, &[], None)).unwrap();
+        let trash = run_ready(mailbox::find_folder(tx, ann, "Trash")).unwrap().unwrap();
+        let all = run_ready(mailbox::letters(tx, inbox.id)).unwrap();
+        let pairs = run_ready(copy(tx, &all, trash.id)).unwrap();
         assert_eq!(pairs, [(1, 1), (2, 2)]);
-        let (uids, freed) = expunge(&c, inbox.id, None).unwrap();
+        let (uids, freed) = run_ready(expunge(tx, inbox.id, None)).unwrap();
         assert_eq!(uids, [1]);
         assert!(freed.is_empty(), "the copy in Trash still uses the file");
     }
 
     #[test]
     fn rename_moves_children_and_inbox_rename_moves_mail() {
-        let (c, ann) = account();
-        create(&c, ann, "Work", 1).unwrap();
-        create(&c, ann, "Work/2026", 1).unwrap();
-        assert!(matches!(create(&c, ann, "Work", 1), Err(StoreError::Exists(_))));
-        rename(&c, ann, "Work", "Old", '/', 1).unwrap();
-        assert!(mailbox::find_folder(&c, ann, "Old/2026").unwrap().is_some());
-        let inbox = mailbox::find_folder(&c, ann, "INBOX").unwrap().unwrap();
-        mailbox::append_in(&c, inbox.id, "aaaa", 10, 1, 0).unwrap();
-        rename(&c, ann, "INBOX", "Saved", '/', 1).unwrap();
-        assert!(mailbox::letters(&c, inbox.id).unwrap().is_empty());
-        let saved = mailbox::find_folder(&c, ann, "Saved").unwrap().unwrap();
-        assert_eq!(mailbox::letters(&c, saved.id).unwrap().len(), 1);
-        assert!(delete(&c, ann, "INBOX").is_err());
-        assert_eq!(delete(&c, ann, "Saved").unwrap(), ["aaaa"]);
-        assert!(subscribe(&c, ann, "Old", false).unwrap());
+        let (mut c, ann) = account();
+        let tx = &mut Tx::sqlite(&mut c);
+        run_ready(create(tx, ann, "Work", 1)).unwrap();
+        run_ready(create(tx, ann, "Work/2026", 1)).unwrap();
+        assert!(matches!(run_ready(create(tx, ann, "Work", 1)), Err(StoreError::Exists(_))));
+        run_ready(rename(tx, ann, "Work", "Old", '/', 1)).unwrap();
+        assert!(run_ready(mailbox::find_folder(tx, ann, "Old/2026")).unwrap().is_some());
+        let inbox = run_ready(mailbox::find_folder(tx, ann, "INBOX")).unwrap().unwrap();
+        run_ready(mailbox::append(tx, inbox.id, "aaaa", 10, 1, 0)).unwrap();
+        run_ready(rename(tx, ann, "INBOX", "Saved", '/', 1)).unwrap();
+        assert!(run_ready(mailbox::letters(tx, inbox.id)).unwrap().is_empty());
+        let saved = run_ready(mailbox::find_folder(tx, ann, "Saved")).unwrap().unwrap();
+        assert_eq!(run_ready(mailbox::letters(tx, saved.id)).unwrap().len(), 1);
+        assert!(run_ready(delete(tx, ann, "INBOX")).is_err());
+        assert_eq!(run_ready(delete(tx, ann, "Saved")).unwrap(), ["aaaa"]);
+        assert!(run_ready(subscribe(tx, ann, "Old", false)).unwrap());
     }
 }

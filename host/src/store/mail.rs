@@ -6,10 +6,9 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use rusqlite::Connection;
-
 use super::folders::{self, FlagChange};
 use super::mailbox::{self, Folder, Letter};
+use super::sql::Tx;
 use super::{Account, Store, StoreError, spool, unix_now};
 
 /// A folder as SELECT/EXAMINE finds it.
@@ -58,25 +57,27 @@ impl Store {
     /// Where `account`'s letter files live.
     pub async fn letter_dir(&self, account: &Account) -> Result<PathBuf, StoreError> {
         let (domain, storage) = (account.domain.clone(), self.storage.clone());
-        self.call(move |c| mailbox::domain_letter_dir(c, &storage, &domain)).await
+        self.autocommit(move |tx| Box::pin(async move { mailbox::domain_letter_dir(tx, &storage, &domain).await })).await
     }
 
     pub async fn find_folder(&self, account: i64, name: &str) -> Result<Option<Folder>, StoreError> {
         let name = name.to_string();
-        self.call(move |c| mailbox::find_folder(c, account, &name)).await
+        self.autocommit(move |tx| Box::pin(async move { mailbox::find_folder(tx, account, &name).await })).await
     }
 
     pub async fn list_folders(&self, account: i64) -> Result<Vec<Folder>, StoreError> {
-        self.call(move |c| mailbox::list_folders(c, account)).await
+        self.autocommit(move |tx| Box::pin(mailbox::list_folders(tx, account))).await
     }
 
-    /// The folder and its letters (STATUS).
+    /// The folder and its letters (STATUS), read together.
     pub async fn folder_with_letters(&self, account: i64, name: &str) -> Result<Option<(Folder, Vec<Letter>)>, StoreError> {
         let name = name.to_string();
-        self.call(move |c| {
-            let Some(folder) = mailbox::find_folder(c, account, &name)? else { return Ok(None) };
-            let letters = mailbox::letters(c, folder.id)?;
-            Ok(Some((folder, letters)))
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                let Some(folder) = mailbox::find_folder(tx, account, &name).await? else { return Ok(None) };
+                let letters = mailbox::letters(tx, folder.id).await?;
+                Ok(Some((folder, letters)))
+            })
         })
         .await
     }
@@ -84,14 +85,14 @@ impl Store {
     /// SELECT (takes \Recent) or EXAMINE (`read_only`: takes nothing).
     pub async fn select(&self, account: i64, name: &str, read_only: bool) -> Result<Option<Selected>, StoreError> {
         let name = name.to_string();
-        self.call(move |c| {
-            // Folder and letters in one transaction: the view's starting point.
-            let tx = c.transaction()?;
-            let Some(folder) = mailbox::find_folder(&tx, account, &name)? else { return Ok(None) };
-            let recent = if read_only { Vec::new() } else { folders::take_recent(&tx, folder.id)? };
-            let letters = mailbox::letters(&tx, folder.id)?;
-            tx.commit()?;
-            Ok(Some(Selected { folder, letters, recent }))
+        // Folder and letters in one transaction: the view's starting point.
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                let Some(folder) = mailbox::find_folder(tx, account, &name).await? else { return Ok(None) };
+                let recent = if read_only { Vec::new() } else { folders::take_recent(tx, folder.id).await? };
+                let letters = mailbox::letters(tx, folder.id).await?;
+                Ok(Some(Selected { folder, letters, recent }))
+            })
         })
         .await
     }
@@ -99,29 +100,23 @@ impl Store {
     /// What changed in `folder` after modseq `since`; a session that may
     /// (not EXAMINE) takes the \Recent of new letters.
     pub async fn changes_since(&self, folder: i64, since: i64, read_only: bool) -> Result<FolderChanges, StoreError> {
-        self.call(move |c| changes_since(c, folder, since, read_only)).await
+        self.transaction(move |tx| Box::pin(changes_since(tx, folder, since, read_only))).await
     }
 
     pub async fn letters(&self, folder: i64) -> Result<Vec<Letter>, StoreError> {
-        self.call(move |c| mailbox::letters(c, folder)).await
+        self.autocommit(move |tx| Box::pin(mailbox::letters(tx, folder))).await
     }
 
     pub async fn letters_by_uid(&self, folder: i64, uids: Vec<i64>) -> Result<Vec<Letter>, StoreError> {
-        self.call(move |c| mailbox::letters_by_uid(c, folder, &uids)).await
+        self.autocommit(move |tx| Box::pin(async move { mailbox::letters_by_uid(tx, folder, &uids).await })).await
     }
 
     /// Remove the \Deleted letters of `folder` (only UIDs in `only`, when
     /// given), delete the files no letter uses any more, announce it.
     pub async fn expunge(&self, account: &Account, folder: i64, only: Option<Vec<i64>>) -> Result<Expunged, StoreError> {
         let dir = self.letter_dir(account).await?;
-        let (uids, freed) = self
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let result = folders::expunge(&tx, folder, only.as_deref())?;
-                tx.commit()?;
-                Ok(result)
-            })
-            .await?;
+        let (uids, freed) =
+            self.transaction(move |tx| Box::pin(async move { folders::expunge(tx, folder, only.as_deref()).await })).await?;
         if !uids.is_empty() {
             self.folder_changed(folder);
         }
@@ -140,12 +135,12 @@ impl Store {
         unchanged_since: Option<i64>,
     ) -> Result<FlagsChanged, StoreError> {
         let result = self
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let ids: Vec<i64> = mailbox::letters_by_uid(&tx, folder, &uids)?.iter().map(|l| l.id).collect();
-                let (letters, refused) = folders::change_flags(&tx, folder, &ids, change, bits, &keywords, unchanged_since)?;
-                tx.commit()?;
-                Ok(FlagsChanged { found: ids.len(), letters, refused })
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let ids: Vec<i64> = mailbox::letters_by_uid(tx, folder, &uids).await?.iter().map(|l| l.id).collect();
+                    let (letters, refused) = folders::change_flags(tx, folder, &ids, change, bits, &keywords, unchanged_since).await?;
+                    Ok(FlagsChanged { found: ids.len(), letters, refused })
+                })
             })
             .await?;
         self.folder_changed(folder);
@@ -156,7 +151,9 @@ impl Store {
     pub async fn mark_seen(&self, letter: &Letter) -> Result<Option<Letter>, StoreError> {
         let (folder, id) = (letter.folder, letter.id);
         let (mut changed, _) = self
-            .call(move |c| folders::change_flags(c, folder, &[id], FlagChange::Add, mailbox::flags::SEEN, &[], None))
+            .transaction(move |tx| {
+                Box::pin(async move { folders::change_flags(tx, folder, &[id], FlagChange::Add, mailbox::flags::SEEN, &[], None).await })
+            })
             .await?;
         if changed.is_empty() {
             return Ok(None);
@@ -178,17 +175,17 @@ impl Store {
     ) -> Result<Option<(Folder, Vec<(i64, i64)>)>, StoreError> {
         let target = target.to_string();
         let copied = self
-            .call(move |c| {
-                let Some(target) = mailbox::find_folder(c, account, &target)? else { return Ok(None) };
-                let tx = c.transaction()?;
-                let letters = mailbox::letters_by_uid(&tx, source, &uids)?;
-                let pairs = folders::copy(&tx, &letters, target.id)?;
-                if moving {
-                    let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
-                    mailbox::remove_letters(&tx, source, &ids)?;
-                }
-                tx.commit()?;
-                Ok(Some((target, pairs)))
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let Some(target) = mailbox::find_folder(tx, account, &target).await? else { return Ok(None) };
+                    let letters = mailbox::letters_by_uid(tx, source, &uids).await?;
+                    let pairs = folders::copy(tx, &letters, target.id).await?;
+                    if moving {
+                        let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
+                        mailbox::remove_letters(tx, source, &ids).await?;
+                    }
+                    Ok(Some((target, pairs)))
+                })
             })
             .await?;
         if let Some((target, _)) = &copied {
@@ -203,19 +200,19 @@ impl Store {
     /// CREATE: the folder and any missing superior names (`sep`-separated).
     pub async fn create_folder(&self, account: i64, name: &str, sep: char) -> Result<(), StoreError> {
         let name = name.to_string();
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            let now = unix_now();
-            let parts: Vec<&str> = name.split(sep).collect();
-            for i in 1..parts.len() {
-                let parent = parts[..i].join(&sep.to_string());
-                if mailbox::find_folder(&tx, account, &parent)?.is_none() {
-                    folders::create(&tx, account, &parent, now)?;
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                let now = unix_now();
+                let parts: Vec<&str> = name.split(sep).collect();
+                for i in 1..parts.len() {
+                    let parent = parts[..i].join(&sep.to_string());
+                    if mailbox::find_folder(tx, account, &parent).await?.is_none() {
+                        folders::create(tx, account, &parent, now).await?;
+                    }
                 }
-            }
-            folders::create(&tx, account, &name, now)?;
-            tx.commit()?;
-            Ok(())
+                folders::create(tx, account, &name, now).await?;
+                Ok(())
+            })
         })
         .await
     }
@@ -224,33 +221,20 @@ impl Store {
     pub async fn delete_folder(&self, account: &Account, name: &str) -> Result<(), StoreError> {
         let dir = self.letter_dir(account).await?;
         let (id, name) = (account.id, name.to_string());
-        let freed = self
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let freed = folders::delete(&tx, id, &name)?;
-                tx.commit()?;
-                Ok(freed)
-            })
-            .await?;
+        let freed = self.transaction(move |tx| Box::pin(async move { folders::delete(tx, id, &name).await })).await?;
         remove_files(&dir, freed);
         Ok(())
     }
 
     pub async fn rename_folder(&self, account: i64, from: &str, to: &str, sep: char) -> Result<(), StoreError> {
         let (from, to) = (from.to_string(), to.to_string());
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            folders::rename(&tx, account, &from, &to, sep, unix_now())?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        self.transaction(move |tx| Box::pin(async move { folders::rename(tx, account, &from, &to, sep, unix_now()).await })).await
     }
 
     /// (UN)SUBSCRIBE; NotFound when there is no such folder.
     pub async fn subscribe(&self, account: i64, name: &str, on: bool) -> Result<(), StoreError> {
         let n = name.to_string();
-        match self.call(move |c| folders::subscribe(c, account, &n, on)).await? {
+        match self.autocommit(move |tx| Box::pin(async move { folders::subscribe(tx, account, &n, on).await })).await? {
             true => Ok(()),
             false => Err(StoreError::NotFound(format!("mailbox {name}"))),
         }
@@ -261,11 +245,10 @@ impl Store {
     pub async fn append(&self, folder: i64, file: (PathBuf, String), size: u64, internaldate: i64, flags: i64, keywords: Vec<String>) -> Result<i64, StoreError> {
         let (path, fid) = file;
         let recorded = self
-            .call(move |c| {
-                let tx = c.transaction()?;
-                let uid = mailbox::append_with_keywords(&tx, folder, &fid, size as i64, internaldate, flags, &keywords.join(" "))?;
-                tx.commit()?;
-                Ok(uid)
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    mailbox::append_with_keywords(tx, folder, &fid, size as i64, internaldate, flags, &keywords.join(" ")).await
+                })
             })
             .await;
         match &recorded {
@@ -278,16 +261,14 @@ impl Store {
     }
 }
 
-fn changes_since(c: &mut Connection, folder: i64, since: i64, read_only: bool) -> Result<FolderChanges, StoreError> {
-    let tx = c.transaction()?;
-    let highest = folders::highest_modseq(&tx, folder)?;
-    let recent = if read_only { Vec::new() } else { folders::take_recent_since(&tx, folder, since)? };
-    let letters = mailbox::letters_changed_since(&tx, folder, since)?;
-    let gone = match mailbox::expunged_since(&tx, folder, since)? {
+async fn changes_since(tx: &mut Tx<'_>, folder: i64, since: i64, read_only: bool) -> Result<FolderChanges, StoreError> {
+    let highest = folders::highest_modseq(tx, folder).await?;
+    let recent = if read_only { Vec::new() } else { folders::take_recent_since(tx, folder, since).await? };
+    let letters = mailbox::letters_changed_since(tx, folder, since).await?;
+    let gone = match mailbox::expunged_since(tx, folder, since).await? {
         Some(uids) => Gone::Listed(uids),
-        None => Gone::Present(mailbox::uids(&tx, folder)?.into_iter().collect()),
+        None => Gone::Present(mailbox::uids(tx, folder).await?.into_iter().collect()),
     };
-    tx.commit()?;
     Ok(FolderChanges { highest, letters, gone, recent })
 }
 

@@ -1,13 +1,10 @@
-//! The mail store: SQLite (rusqlite, WAL) in `DataFolder/rumble.sqlite`,
-//! created and migrated on first open.
+//! The mail store: domains, accounts, mailboxes and the delivery queue,
+//! behind operations (`mail`, `directory`, `delivery`) that protocol code
+//! calls without seeing SQL. Two engines run the same operations:
+//! SQLite (`sqlite`, embedded, the default) and PostgreSQL (`postgres`,
+//! for several nodes on one database); `sql` is what they share.
 //!
-//! All SQLite work goes through one connection owned by one thread
-//! ([`Store::call`] sends it a closure and awaits the answer). Writes are
-//! serialised by construction, so there is no "database is locked" under
-//! load, and async tasks never block on SQLite. Every statement binds its
-//! parameters.
-//!
-//! - `schema`: versioned migrations (`PRAGMA user_version`).
+//! - `schema`: SQLite's versioned migrations (`PRAGMA user_version`).
 //! - `accounts`: domains and accounts, Rumble's GLOB lookup.
 //! - `password`: Rumble's hex SHA-256 and salted argon2id.
 //! - `mailbox`: folders and letters (per-folder UIDs, UIDVALIDITY, flags).
@@ -18,18 +15,22 @@ pub mod accounts;
 pub mod delivery;
 pub mod directory;
 pub mod folders;
+pub mod kv;
 pub mod mailbox;
 pub mod mail;
+pub mod maildrop;
 pub mod password;
+mod postgres;
 pub mod queue;
 pub(crate) mod schema;
 pub mod spool;
+pub mod sql;
+mod sqlite;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::Arc;
 
-use rusqlite::Connection;
-use tokio::sync::oneshot;
+use sql::{BoxFuture, Tx};
 
 pub use accounts::{Account, AccountKind, Domain, NewAccount};
 
@@ -64,7 +65,21 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// The node name in `DataFolder/node-name`, written once (16 random letters).
+fn node_name(data_folder: &Path) -> Result<String, StoreError> {
+    let path = data_folder.join("node-name");
+    let failed = |e: std::io::Error| StoreError::Invalid(format!("cannot keep the node name in {}: {e}", path.display()));
+    match std::fs::read_to_string(&path) {
+        Ok(name) if !name.trim().is_empty() => return Ok(name.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed(e)),
+    }
+    std::fs::create_dir_all(data_folder).map_err(failed)?;
+    let name = spool::new_fid();
+    std::fs::write(&path, format!("{name}\n")).map_err(failed)?;
+    Ok(name)
+}
 
 /// Seconds since the epoch: the time every row of the store records.
 pub fn unix_now() -> i64 {
@@ -74,76 +89,116 @@ pub fn unix_now() -> i64 {
 /// A handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    jobs: mpsc::Sender<Job>,
-    path: PathBuf,
+    engine: Arc<Engine>,
     /// StorageFolder: letter files of domains without their own path.
     storage: PathBuf,
     /// Folder ids whose letters changed (new mail, flags, expunge): IMAP
     /// sessions with the folder selected (or in IDLE) tell their clients.
     changes: tokio::sync::broadcast::Sender<i64>,
+    /// Accounts whose POP3 maildrop a session of this process holds.
+    maildrops: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+}
+
+enum Engine {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
 }
 
 impl Store {
     /// Open (creating and migrating if needed) `data_folder/rumble.sqlite`;
     /// letter files live under `storage_folder` (or a domain's own path).
     pub fn open(data_folder: &Path, storage_folder: &Path) -> Result<Store, StoreError> {
-        let path = data_folder.join("rumble.sqlite");
-        std::fs::create_dir_all(data_folder).map_err(|e| StoreError::Invalid(format!(
-            "cannot create DataFolder {}: {e}",
-            data_folder.display()
-        )))?;
-        let opened = Connection::open(&path).and_then(|conn| configure(&conn).map(|_| conn));
-        let mut conn = opened.map_err(|e| StoreError::Open { path: path.clone(), reason: e.to_string() })?;
-        schema::migrate(&mut conn)?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("rumble-store".into())
-            .spawn(move || {
-                for job in queue {
-                    job(&mut conn);
-                }
-            })
-            .map_err(|e| StoreError::Invalid(format!("cannot start the store thread: {e}")))?;
+        Ok(Store::with(Engine::Sqlite(sqlite::Sqlite::open(data_folder)?), storage_folder))
+    }
+
+    /// Connect to (and migrate) the PostgreSQL database `settings` name.
+    /// This node's name among those sharing it is kept in `data_folder`
+    /// (made once), so a restarted node knows which leases were its own.
+    pub async fn open_postgres(settings: &crate::config::PostgresSettings, data_folder: &Path, storage_folder: &Path) -> Result<Store, StoreError> {
+        let node = node_name(data_folder)?;
+        Ok(Store::with(Engine::Postgres(postgres::Postgres::open(settings, node).await?), storage_folder))
+    }
+
+    fn with(engine: Engine, storage_folder: &Path) -> Store {
         let (changes, _) = tokio::sync::broadcast::channel(1024);
-        Ok(Store { jobs, path, storage: storage_folder.to_path_buf(), changes })
+        Store { engine: Arc::new(engine), storage: storage_folder.to_path_buf(), changes, maildrops: Default::default() }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the store is, for messages (no password).
+    pub fn describe(&self) -> String {
+        match &*self.engine {
+            Engine::Sqlite(s) => s.path.display().to_string(),
+            Engine::Postgres(p) => p.describe.clone(),
+        }
     }
 
-    /// Announce that letters of `folder` changed (after the commit).
+    /// The SQLite database file, when that is the engine.
+    pub fn file(&self) -> Option<&Path> {
+        match &*self.engine {
+            Engine::Sqlite(s) => Some(&s.path),
+            Engine::Postgres(_) => None,
+        }
+    }
+
+    /// Announce that letters of `folder` changed (after the commit), here
+    /// and to the other nodes on the same database.
     pub(in crate::store) fn folder_changed(&self, folder: i64) {
         let _ = self.changes.send(folder);
+        if let Engine::Postgres(p) = &*self.engine {
+            p.announce(folder);
+        }
     }
 
-    /// Follow folder changes; a receiver that lags is told so and must
-    /// resynchronise everything it shows.
+    /// Follow folder changes, this node's and the other nodes'; a receiver
+    /// that lags is told so and must resynchronise everything it shows.
     pub fn watch_folders(&self) -> tokio::sync::broadcast::Receiver<i64> {
+        if let Engine::Postgres(p) = &*self.engine {
+            p.follow(&self.changes);
+        }
         self.changes.subscribe()
     }
 
-    /// Run `f` on the store's connection and return its result. Only the
-    /// store's own operations use it: nothing outside sees SQL.
-    pub(in crate::store) async fn call<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
-        });
-        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+    /// Whether other nodes may share this store (PostgreSQL): queue leases
+    /// and files then belong to whoever holds them, not to this process.
+    pub fn shared(&self) -> bool {
+        matches!(&*self.engine, Engine::Postgres(_))
     }
-}
 
-/// WAL for concurrent readers later; `synchronous=FULL` because a `250`
-/// after DATA promises durability; foreign keys on.
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(())
+    /// This node's name among those sharing the store ("" when alone).
+    pub fn node(&self) -> &str {
+        match &*self.engine {
+            Engine::Sqlite(_) => "",
+            Engine::Postgres(p) => &p.node,
+        }
+    }
+
+    /// Run `f` in one transaction: committed when it returns Ok, rolled
+    /// back otherwise. Only the store's own operations use it.
+    pub(in crate::store) async fn transaction<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t, 'c> FnOnce(&'t mut Tx<'c>) -> BoxFuture<'t, Result<T, StoreError>> + Send + 'static,
+    {
+        self.run(true, f).await
+    }
+
+    /// Run `f` with each statement on its own (reads, single writes).
+    pub(in crate::store) async fn autocommit<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t, 'c> FnOnce(&'t mut Tx<'c>) -> BoxFuture<'t, Result<T, StoreError>> + Send + 'static,
+    {
+        self.run(false, f).await
+    }
+
+    async fn run<T, F>(&self, transaction: bool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t, 'c> FnOnce(&'t mut Tx<'c>) -> BoxFuture<'t, Result<T, StoreError>> + Send + 'static,
+    {
+        match &*self.engine {
+            Engine::Sqlite(s) => s.run(transaction, f).await,
+            Engine::Postgres(p) => p.run(transaction, f).await,
+        }
+    }
 }

@@ -87,6 +87,18 @@ const MIGRATIONS: &[&str] = &[
          value INTEGER NOT NULL
      );
      INSERT INTO counters (name, value) SELECT 'uidvalidity', COALESCE(MAX(uidvalidity), 0) FROM folders;",
+    // 5: the node holding a queue row's lease (the SQL both engines share
+    // names it; on PostgreSQL a restarted node frees its own leases only),
+    // and the scripts' key-value store (kv.rs; `size` is key plus value).
+    "ALTER TABLE queue ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+     CREATE TABLE script_kv (
+         script  TEXT NOT NULL,
+         key     TEXT NOT NULL,
+         value   BLOB NOT NULL,
+         size    INTEGER NOT NULL,
+         expires INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (script, key)
+     );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
