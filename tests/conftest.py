@@ -1,5 +1,9 @@
 """Shared fixtures: the real `rumble` binary, `rumble script run`, and
-servers started from a config written into a temporary folder."""
+servers started from a config written into a temporary folder.
+
+RUMBLE_TEST_STORE picks the store engine every config is written for
+(`sqlite`, the default, or `postgresql`; see pg.py). Configs that a server
+or an admin command reads go through `write_config`."""
 
 import os
 import pathlib
@@ -10,8 +14,55 @@ import time
 
 import pytest
 
+import pg
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LUA = ROOT / "tests" / "lua"
+
+
+def pytest_configure(config):
+    if pg.STORE not in pg.STORES:
+        raise pytest.UsageError(f"RUMBLE_TEST_STORE={pg.STORE!r}: expected one of {', '.join(pg.STORES)}")
+    config.addinivalue_line("markers", "sqlite_only: checks the SQLite store file itself; skipped for other stores")
+
+
+def pytest_report_header(config):
+    return f"rumble store under test: {pg.STORE} (RUMBLE_TEST_STORE)"
+
+
+def pytest_collection_modifyitems(config, items):
+    if pg.STORE == "sqlite":
+        return
+    skip = pytest.mark.skip(reason=f"about the SQLite store file; RUMBLE_TEST_STORE={pg.STORE} has none")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def store_engine():
+    """The private PostgreSQL of a RUMBLE_TEST_STORE=postgresql run: started
+    before the first test, stopped and removed after the last, also when
+    tests fail or the run is interrupted."""
+    if pg.STORE != "postgresql":
+        yield
+        return
+    try:
+        pg.start_session()
+    except Exception as e:
+        pytest.exit(f"RUMBLE_TEST_STORE=postgresql: cannot start PostgreSQL: {e}", returncode=3)
+    try:
+        yield
+    finally:
+        pg.stop_session()
+
+
+def write_config(path, text) -> pathlib.Path:
+    """Write a rumble config with the store settings of the engine under
+    test (a fresh database per data folder with PostgreSQL)."""
+    path = pathlib.Path(path)
+    path.write_text(pg.config_with_store(path, text))
+    return path
 
 
 def rumble_bin() -> pathlib.Path:
@@ -55,8 +106,7 @@ class Server:
 
     def __init__(self, folder: pathlib.Path, config_text: str, config_name="rumble.conf"):
         self.folder = folder
-        self.config = folder / config_name
-        self.config.write_text(config_text)
+        self.config = write_config(folder / config_name, config_text)
         self.log_path = folder / f"{config_name}.log"
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(

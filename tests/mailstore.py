@@ -1,12 +1,43 @@
 """Reading the server's store from tests: the queue, delivered letters and
-spool files, straight from SQLite and the storage folder (read-only)."""
+spool files, straight from the database (SQLite or PostgreSQL, as the
+folder's rumble.conf says) and the storage folder (read-only)."""
 
 import sqlite3
 import time
 
+import pg
+
 
 def db(folder):
-    return sqlite3.connect(folder / "data" / "rumble.sqlite", timeout=10)
+    """A connection to the store of the server in `folder`, used as
+    `with db(folder) as c: c.execute(sql, args)` with SQLite's ?
+    placeholders for either engine."""
+    params = pg.connect_params(folder / "rumble.conf")
+    if params is None:
+        return sqlite3.connect(folder / "data" / "rumble.sqlite", timeout=10)
+    return PgConnection(params)
+
+
+class PgConnection:
+    """A psycopg connection that takes the SQL written for sqlite3: its ?
+    placeholders become psycopg's %s (no test's SQL has a ? or % of its own).
+    Leaving `with` commits (or rolls back on an error) and closes."""
+
+    def __init__(self, params):
+        import psycopg  # only the postgresql run needs the driver
+        self.conn = psycopg.connect(**params)
+
+    def execute(self, sql, args=()):
+        return self.conn.execute(sql.replace("?", "%s"), args)
+
+    def executemany(self, sql, rows):
+        self.conn.cursor().executemany(sql.replace("?", "%s"), rows)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.__exit__(*exc)
 
 
 def queue(folder):
@@ -18,11 +49,11 @@ def queue(folder):
 
 def letters(folder, address=None):
     """Delivered letters as dicts, oldest first; `address` picks one account."""
-    sql = ("SELECT a.user || '@' || a.domain, f.name, m.uid, m.fid, m.size, m.flags "
+    sql = ("SELECT a.\"user\" || '@' || a.domain, f.name, m.uid, m.fid, m.size, m.flags "
            "FROM messages m JOIN folders f ON m.folder = f.id JOIN accounts a ON f.account = a.id ")
     args = ()
     if address:
-        sql += "WHERE a.user || '@' || a.domain = ? "
+        sql += "WHERE a.\"user\" || '@' || a.domain = ? "
         args = (address.lower(),)
     with db(folder) as c:
         rows = c.execute(sql + "ORDER BY m.id", args).fetchall()
@@ -94,10 +125,13 @@ def tls_context():
 
 
 def deliver(smtp_port, folder, rcpt, bodies):
-    """Send `bodies` to local `rcpt` over SMTP and wait until all are in its mailbox."""
+    """Send `bodies` to local `rcpt` over SMTP, in order: each is in the
+    mailbox before the next is sent (the mailman delivers queued mail in
+    parallel, so messages sent together may be stored in any order)."""
     import smtplib
     before = len(letters(folder, rcpt))
     with smtplib.SMTP("127.0.0.1", smtp_port) as s:
-        for b in bodies:
+        for n, b in enumerate(bodies, 1):
             s.sendmail("x@example.net", [rcpt], b)
-    return wait_letters(folder, rcpt, before + len(bodies))
+            stored = wait_letters(folder, rcpt, before + n)
+    return stored

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+from conftest import Server, free_port, rumble_bin, write_config
 from mailstore import deliver, tls_context, db, letters, wait_letters
 
 # Failures IMAPClient's livetest also shows against stock Dovecot (see
@@ -41,7 +41,7 @@ def srv(tmp_path_factory):
         # the clients below speak plain IMAP/POP3 on loopback
         f"AllowPlaintextAuth 1\n"
     )
-    (folder / "rumble.conf").write_text(config)
+    write_config(folder / "rumble.conf", config)
     admin = [str(rumble_bin()), "--config", str(folder / "rumble.conf")]
     subprocess.run(admin + ["domain", "add", "example.org"], check=True, capture_output=True)
     for user in ("lt", "sync", "fetch", "get", "curl", "corpus"):
@@ -119,7 +119,7 @@ def test_mbsync_two_way(srv, tmp_path):
         local = sorted(str(p.relative_to(maildir)) for p in maildir.rglob("*") if p.is_file() and ".mbsync" not in p.name)
         with db(folder) as c:
             remote = c.execute("SELECT f.name, f.highestmodseq, f.uidnext FROM folders f JOIN accounts a ON f.account = a.id "
-                               "WHERE a.user = 'sync' ORDER BY f.name").fetchall()
+                               "WHERE a.\"user\" = 'sync' ORDER BY f.name").fetchall()
         return local, remote
     before = state()
     sync()

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import free_port, rumble_bin
+from conftest import free_port, rumble_bin, write_config
 from mailstore import wait_until
 
 DOMAIN = "connections.test"
@@ -47,8 +47,7 @@ def serve(tmp_path, start_server, extra="", tls_ports=False):
         f"EnablePOP3S {int(tls_ports)}\nPOP3SPort {ports['pop3s']}\n"
         f"EnableIMAPS {int(tls_ports)}\nIMAPSPort {ports['imaps']}\n" + extra
     )
-    conf = tmp_path / "rumble.conf"
-    conf.write_text(text)
+    conf = write_config(tmp_path / "rumble.conf", text)
     for args in (["domain", "add", DOMAIN], ["account", "add", USER, "--password", PASSWORD]):
         r = subprocess.run([str(rumble_bin()), "--config", str(conf), *args], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr

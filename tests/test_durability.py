@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+import pg
+
+from conftest import Server, free_port, rumble_bin, write_config
 from mailstore import letter_bytes, letters, queue, spool_files, wait_until
 
 SENDERS = 6
@@ -39,7 +41,7 @@ def test_kill_9_under_load_loses_no_acknowledged_message(tmp_path):
     port = free_port()
     config = (f"ServerName mx.example.org\nDataFolder {tmp_path}/data\nStorageFolder {tmp_path}/storage\n"
               f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {port}\nEnableSubmission 0\nEnableSMTPS 0\n")
-    (tmp_path / "rumble.conf").write_text(config)
+    write_config(tmp_path / "rumble.conf", config)
     admin = [str(rumble_bin()), "--config", str(tmp_path / "rumble.conf")]
     subprocess.run(admin + ["domain", "add", "example.org"], check=True, capture_output=True)
     subprocess.run(admin + ["account", "add", "bob@example.org", "--password", "pw"], check=True, capture_output=True)
@@ -76,10 +78,13 @@ def test_kill_9_under_load_loses_no_acknowledged_message(tmp_path):
         assert killed_with >= 60
         total = len(letters(tmp_path, "bob@example.org"))
         assert total >= len(acked)
-        # files a crash left without a row are swept at start: nothing leaks
-        wait_until(lambda: spool_files(tmp_path) == [], what="orphan spool files swept")
-        msg_files = [p for p in (tmp_path / "storage").iterdir() if p.name.endswith(".msg")]
-        assert len(msg_files) == len(letters(tmp_path)), "letter files without a row"
+        # Files a crash left without a row are swept at start: nothing leaks.
+        # (On a store other nodes may share, only files an hour old are, as
+        # a younger one may be another node's work in progress.)
+        if pg.STORE == "sqlite":
+            wait_until(lambda: spool_files(tmp_path) == [], what="orphan spool files swept")
+            msg_files = [p for p in (tmp_path / "storage").iterdir() if p.name.endswith(".msg")]
+            assert len(msg_files) == len(letters(tmp_path)), "letter files without a row"
         print(f"acknowledged before kill -9: {len(acked)}; letters after restart: {total} (smtp-source load included)")
     finally:
         server.stop()

@@ -7,7 +7,7 @@ import subprocess
 import threading
 import time
 
-from conftest import free_port, rumble_bin
+from conftest import free_port, rumble_bin, write_config
 
 DOMAIN = "hardening.test"
 USER = f"ann@{DOMAIN}"
@@ -28,8 +28,7 @@ def imap_server(tmp_path, start_server):
         f"BindToAddress 127.0.0.1\nEnableSMTP 0\nEnableSubmission 0\nEnableSMTPS 0\n"
         f"EnableIMAP4 1\nIMAP4Port {imap_port}\nAllowPlaintextAuth 1\n"
     )
-    conf = tmp_path / "rumble.conf"
-    conf.write_text(text)
+    conf = write_config(tmp_path / "rumble.conf", text)
     for args in (["domain", "add", DOMAIN], ["account", "add", USER, "--password", PASSWORD]):
         r = subprocess.run([str(rumble_bin()), "--config", str(conf), *args], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+from conftest import Server, free_port, rumble_bin, write_config
 from mailstore import deliver, tls_context, letters, wait_letters
 
 MULTIPART = (
@@ -55,7 +55,7 @@ def imap(tmp_path_factory):
         f"EnableIMAP4 1\nIMAP4Port {ports['imap']}\nEnableIMAPS 1\nIMAPSPort {ports['imaps']}\n"
         f"MessageSizeLimit 200000\n"
     )
-    (folder / "rumble.conf").write_text(config)
+    write_config(folder / "rumble.conf", config)
     admin = [str(rumble_bin()), "--config", str(folder / "rumble.conf")]
     for user in ("ann", "bob", "cat", "dan"):
         subprocess.run(admin + ["domain", "add", "example.org"], capture_output=True)

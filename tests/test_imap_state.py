@@ -9,13 +9,13 @@ raw sockets so every untagged line can be checked."""
 
 import re
 import socket
-import sqlite3
 import subprocess
 import time
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+from conftest import Server, free_port, rumble_bin, write_config
+from mailstore import db
 
 
 class Imap:
@@ -87,7 +87,7 @@ def imap(tmp_path):
         f"BindToAddress 127.0.0.1\nEnableSMTP 0\nEnableSubmission 0\nEnableSMTPS 0\nEnableIMAPS 0\n"
         f"EnableIMAP4 1\nIMAP4Port {port}\nAllowPlaintextAuth 1\nMaxConnectionsPerIP 0\n"
     )
-    (tmp_path / "rumble.conf").write_text(config)
+    write_config(tmp_path / "rumble.conf", config)
     admin = [str(rumble_bin()), "--config", str(tmp_path / "rumble.conf")]
     subprocess.run(admin + ["domain", "add", "example.org"], check=True, capture_output=True)
     for user in ("ann", "jörg"):
@@ -221,9 +221,9 @@ def fill_inbox(folder, count):
     sharing one file) so that a big folder costs no time to make."""
     (folder / "storage").mkdir(exist_ok=True)
     (folder / "storage" / "bulk.msg").write_bytes(message(0))
-    with sqlite3.connect(folder / "data" / "rumble.sqlite", timeout=10) as c:
+    with db(folder) as c:
         (inbox,) = c.execute("SELECT f.id FROM folders f JOIN accounts a ON f.account = a.id "
-                             "WHERE a.user = 'ann' AND f.name = 'INBOX'").fetchone()
+                             "WHERE a.\"user\" = 'ann' AND f.name = 'INBOX'").fetchone()
         c.executemany("INSERT INTO messages (folder, uid, fid, size, internaldate, flags, modseq) "
                       "VALUES (?, ?, 'bulk', 60, 1795000000, 32, ?)",
                       [(inbox, uid, uid + 1) for uid in range(1, count + 1)])

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+from conftest import Server, free_port, rumble_bin, write_config
 from fakes import HAVE_OPENSSL, FakeDNS, SmtpSink, make_self_signed
 from mailstore import letter_bytes, letters, queue, spool_files, wait_letters, wait_until
 
@@ -44,7 +44,7 @@ class Mailer:
             f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {self.port}\nEnableSubmission 0\nEnableSMTPS 0\n"
             f"DNSServer {dns.address}\nOutgoingSMTPPort {sink.port}\nRetryInterval 1\nDeliveryAttempts 3\n"
             f"IgnoreMX mx.bogus.test\nAllowPlaintextAuth 1\n" + extra)
-        (folder / "rumble.conf").write_text(self.config)
+        write_config(folder / "rumble.conf", self.config)
         self.server = None
 
     def admin(self, *args):

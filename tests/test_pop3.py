@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+from conftest import Server, free_port, rumble_bin, write_config
 from mailstore import deliver, tls_context, letters, wait_letters, wait_until
 
 
@@ -27,7 +27,7 @@ def pop(tmp_path_factory):
         f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {ports['smtp']}\nEnableSubmission 0\nEnableSMTPS 0\n"
         f"EnablePOP3 1\nPOP3Port {ports['pop3']}\nEnablePOP3S 1\nPOP3SPort {ports['pop3s']}\n"
     )
-    (folder / "rumble.conf").write_text(config)
+    write_config(folder / "rumble.conf", config)
     admin = [str(rumble_bin()), "--config", str(folder / "rumble.conf")]
     for args in (["domain", "add", "example.org"], ["account", "add", "ann@example.org", "--password", "pw one"],
                  ["account", "add", "bob@example.org", "--password", "pw"]):

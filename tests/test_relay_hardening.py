@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+from conftest import Server, free_port, rumble_bin, write_config
 from fakes import FakeDNS, SmtpSink
 from mailstore import letter_bytes, letters, queue, tls_context, wait_letters, wait_until
 
@@ -40,7 +40,7 @@ class Rumble:
             f"ServerName mx.example.org\nDataFolder {folder}/data\nStorageFolder {folder}/storage\n"
             f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {self.port}\nEnableSubmission 0\nEnableSMTPS 0\n"
             f"DNSServer {dns.address}\nOutgoingSMTPPort {sink.port}\nRetryInterval 1\nDeliveryAttempts 2\n" + extra)
-        (folder / "rumble.conf").write_text(self.config)
+        write_config(folder / "rumble.conf", self.config)
         self.server = None
 
     def admin(self, *args):

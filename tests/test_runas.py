@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+from conftest import Server, free_port, rumble_bin, write_config
 from mailstore import wait_until
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching user needs root")
@@ -53,7 +53,7 @@ def test_runas_switches_user_after_binding_and_mail_still_flows(open_folder):
     uid, group = nobody()
     port = free_port()
     text = config(open_folder, port, f"RunAs nobody\nRunAsGroup {group}\n")
-    (open_folder / "rumble.conf").write_text(text)
+    write_config(open_folder / "rumble.conf", text)
     admin(open_folder, "domain", "add", "runas.test")
     admin(open_folder, "account", "add", "ann@runas.test", "--password", "pw")
     (open_folder / "storage").mkdir(exist_ok=True)
@@ -75,22 +75,27 @@ def test_runas_switches_user_after_binding_and_mail_still_flows(open_folder):
 def test_runas_refuses_to_run_when_the_user_cannot_write_the_data_folder(open_folder):
     port = free_port()
     text = config(open_folder, port, "RunAs nobody\n")
-    (open_folder / "rumble.conf").write_text(text)
+    write_config(open_folder / "rumble.conf", text)
     proc = subprocess.run([str(rumble_bin()), "serve", "--config", str(open_folder / "rumble.conf")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "RunAs nobody: cannot write" in proc.stderr and "chown -R nobody" in proc.stderr, proc.stderr
 
 
-def test_unknown_runas_user_and_unsupported_engines_are_refused(open_folder):
-    port = free_port()
+def test_unknown_runas_user_unsupported_engines_and_unreachable_databases_are_refused(open_folder):
+    port, nobody_listens = free_port(), free_port()
+    unreachable = (f"DatabaseEngine postgresql\nPostgreSQLHost 127.0.0.1\nPostgreSQLPort {nobody_listens}\n"
+                   "PostgreSQLPass hunter2-secret\n")
     for extra, message in (("RunAs no-such-user-here\n", 'no such user "no-such-user-here"'),
                            ("DatabaseEngine mysql\n", "DatabaseEngine mysql is not supported"),
-                           ("DatabaseEngine postgresql\n", "DatabaseEngine postgresql is not supported")):
-        (open_folder / "rumble.conf").write_text(config(open_folder, port, extra))
+                           (unreachable, f"cannot open the store postgresql://rumble@127.0.0.1:{nobody_listens}/rumble")):
+        write_config(open_folder / "rumble.conf", config(open_folder, port, extra))
         proc = subprocess.run([str(rumble_bin()), "serve", "--config", str(open_folder / "rumble.conf")],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode != 0 and message in proc.stderr, (extra, proc.stderr)
+        assert "hunter2" not in proc.stderr
+    # The admin CLI opens the same store, and says the same.
     proc = subprocess.run([str(rumble_bin()), "--config", str(open_folder / "rumble.conf"), "domain", "list"],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode != 0 and "DatabaseEngine postgresql is not supported" in proc.stderr, proc.stderr
+    assert proc.returncode != 0 and "cannot open the store postgresql://" in proc.stderr, proc.stderr
+    assert "hunter2" not in proc.stderr

@@ -5,13 +5,12 @@ null sender, pipelining, SMTP smuggling refused, bad input."""
 import os
 import smtplib
 import socket
-import sqlite3
 import subprocess
 import time
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+from conftest import Server, free_port, rumble_bin, write_config
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +21,7 @@ def mx(tmp_path_factory):
         f"ServerName mx.example.org\nDataFolder {folder}/data\nStorageFolder {folder}/storage\n"
         f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {port}\nMessageSizeLimit 10000\nSMTPTimeout 2\n"
     )
-    (folder / "rumble.conf").write_text(config)
+    write_config(folder / "rumble.conf", config)
     admin = [str(rumble_bin()), "--config", str(folder / "rumble.conf")]
     for args in (["domain", "add", "example.org"], ["account", "add", "ann@example.org", "--password", "pw"],
                  ["account", "add", "sales-*@example.org", "--password", "pw"],

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import Server, free_port, rumble_bin
+from conftest import Server, free_port, rumble_bin, write_config
 from fakes import FakeDNS, SmtpSink
 from mailstore import deliver, tls_context, new_spool_files, letter_bytes, queued_count, spool_files, wait_letters, wait_until
 
@@ -36,7 +36,7 @@ def make_server(folder, outside, extra=""):
         f"MessageSizeLimit 100000\nDNSServer {dns.address}\nOutgoingSMTPPort {sink.port}\nRetryInterval 1\n"
         + extra
     )
-    (folder / "rumble.conf").write_text(config)
+    write_config(folder / "rumble.conf", config)
     admin = [str(rumble_bin()), "--config", str(folder / "rumble.conf")]
     for args in (["domain", "add", "example.org"], ["domain", "add", "quiet.example", "--no-relay"],
                  ["account", "add", "ann@example.org", "--password", "ann's secret"],
