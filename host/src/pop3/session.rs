@@ -58,7 +58,7 @@ struct Maildrop {
 
 enum State {
     Authorization { user: Option<String> },
-    Transaction(Maildrop),
+    Transaction(Box<Maildrop>),
 }
 
 pub struct Session {
@@ -260,7 +260,7 @@ impl Session {
             Ok(drop) => {
                 let (count, size) = drop.totals();
                 tracing::info!(target: "pop3", "{}: {} logged in, {count} message(s)", self.peer.ip(), drop.account.address());
-                self.state = State::Transaction(drop);
+                self.state = State::Transaction(Box::new(drop));
                 self.ok(&format!("Logged in, {count} messages ({size} octets)")).await
             }
             Err(e) => self.temp_failure(e).await,

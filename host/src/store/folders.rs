@@ -211,20 +211,8 @@ pub async fn highest_modseq(tx: &mut Tx<'_>, folder: i64) -> Result<i64, StoreEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::accounts::{self, AccountKind, NewAccount};
-
     use crate::store::sql::run_ready;
-
-    fn account() -> (rusqlite::Connection, i64) {
-        let mut conn = crate::store::sql::testing::memory();
-        let id = {
-            let tx = &mut Tx::sqlite(&mut conn);
-            run_ready(accounts::add_domain(tx, "example.org", "", 0)).unwrap();
-            let new = NewAccount { domain: "example.org".into(), user: "ann".into(), password: None, kind: AccountKind::Mbox, arg: String::new() };
-            run_ready(accounts::add_account(tx, &new)).unwrap().id
-        };
-        (conn, id)
-    }
+    use crate::store::sql::testing::with_account as account;
 
     #[test]
     fn new_accounts_get_special_use_folders() {

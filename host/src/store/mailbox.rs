@@ -281,21 +281,10 @@ pub(crate) async fn letters_where(tx: &mut Tx<'_>, condition: &str, params: &[Pa
 
 #[cfg(test)]
 mod tests {
-    use super::super::accounts::{self, AccountKind, NewAccount};
+    use super::super::accounts;
     use super::*;
-
     use crate::store::sql::run_ready;
-
-    fn with_account() -> (rusqlite::Connection, i64) {
-        let mut conn = crate::store::sql::testing::memory();
-        let id = {
-            let tx = &mut Tx::sqlite(&mut conn);
-            run_ready(accounts::add_domain(tx, "example.org", "", 0)).unwrap();
-            let new = NewAccount { domain: "example.org".into(), user: "ann".into(), password: None, kind: AccountKind::Mbox, arg: String::new() };
-            run_ready(accounts::add_account(tx, &new)).unwrap().id
-        };
-        (conn, id)
-    }
+    use crate::store::sql::testing::with_account;
 
     #[test]
     fn uids_grow_per_folder() {

@@ -22,10 +22,10 @@ impl Store {
         }
         // From here the guard gives the hold back, whatever happens.
         let lock = MaildropLock { store: self.clone(), account, token: spool::new_fid() };
-        if let Engine::Postgres(p) = &*self.engine {
-            if !p.lock_maildrop(account, &lock.token).await? {
-                return Ok(None);
-            }
+        if let Engine::Postgres(p) = &*self.engine
+            && !p.lock_maildrop(account, &lock.token).await?
+        {
+            return Ok(None);
         }
         Ok(Some(lock))
     }

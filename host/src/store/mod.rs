@@ -101,7 +101,7 @@ pub struct Store {
 
 enum Engine {
     Sqlite(sqlite::Sqlite),
-    Postgres(postgres::Postgres),
+    Postgres(Box<postgres::Postgres>),
 }
 
 impl Store {
@@ -116,7 +116,7 @@ impl Store {
     /// (made once), so a restarted node knows which leases were its own.
     pub async fn open_postgres(settings: &crate::config::PostgresSettings, data_folder: &Path, storage_folder: &Path) -> Result<Store, StoreError> {
         let node = node_name(data_folder)?;
-        Ok(Store::with(Engine::Postgres(postgres::Postgres::open(settings, node).await?), storage_folder))
+        Ok(Store::with(Engine::Postgres(Box::new(postgres::Postgres::open(settings, node).await?)), storage_folder))
     }
 
     fn with(engine: Engine, storage_folder: &Path) -> Store {

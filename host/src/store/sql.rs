@@ -259,6 +259,20 @@ pub(crate) mod testing {
         conn
     }
 
+    /// `memory()` with domain example.org and its mbox account ann: the
+    /// connection and ann's id.
+    pub fn with_account() -> (rusqlite::Connection, i64) {
+        use crate::store::accounts::{self, AccountKind, NewAccount};
+        let mut conn = memory();
+        let id = {
+            let tx = &mut Tx::sqlite(&mut conn);
+            run_ready(accounts::add_domain(tx, "example.org", "", 0)).unwrap();
+            let new = NewAccount { domain: "example.org".into(), user: "ann".into(), password: None, kind: AccountKind::Mbox, arg: String::new() };
+            run_ready(accounts::add_account(tx, &new)).unwrap().id
+        };
+        (conn, id)
+    }
+
     #[test]
     fn placeholders_become_dollars() {
         assert_eq!(dollar_placeholders("a = ?1 AND b = ?12 OR c ? d"), "a = $1 AND b = $12 OR c ? d");
