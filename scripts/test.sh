@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release
-cargo test --release
+# The store's unit tests check each operation on SQLite and on a private
+# PostgreSQL (tests/pg.py starts it and names it in RUMBLE_TEST_PG).
+python3 tests/pg.py run cargo test --release
 # Both runs go, so one report shows every store's failures; either failing fails.
 status=0
 RUMBLE_TEST_STORE=sqlite python3 -m pytest -q tests "$@" || status=$?

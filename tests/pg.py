@@ -205,3 +205,25 @@ def config_with_store(config_path, text):
     if text and not text.endswith("\n"):
         text += "\n"
     return text + store_directives(data_folder(config_path, text))
+
+
+def run_with_server(command):
+    """Run `command` with a private PostgreSQL whose `rumble` role may
+    create databases, named in RUMBLE_TEST_PG ("host port user password"):
+    the store's unit tests (`cargo test`) check each operation against it
+    as well as against SQLite. Returns the command's exit status."""
+    start_session()
+    try:
+        _server.admin.execute(f'ALTER ROLE "{ROLE}" CREATEDB')
+        env = dict(os.environ, RUMBLE_TEST_PG=f"127.0.0.1 {_server.port} {ROLE} {_server.password}")
+        return subprocess.run(command, env=env).returncode
+    finally:
+        stop_session()
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) < 3 or sys.argv[1] != "run":
+        sys.exit("usage: python3 tests/pg.py run COMMAND [ARG...]")
+    sys.exit(run_with_server(sys.argv[2:]))

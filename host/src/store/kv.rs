@@ -115,7 +115,7 @@ async fn incr(tx: &mut Tx<'_>, script: &str, key: &str, by: i64, expires: i64, c
 /// sizes). SQLite has one writer already.
 async fn lock_namespace(tx: &mut Tx<'_>, script: &str) -> Result<(), StoreError> {
     if tx.engine() == Engine::Postgres {
-        tx.query("SELECT pg_advisory_xact_lock(hashtext(?1))", args![script]).await?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext(?1))", args![script]).await?;
     }
     Ok(())
 }

@@ -147,19 +147,18 @@ impl Store {
         Ok(result)
     }
 
-    /// Add \Seen to one letter; the letter as it is now if it changed.
+    /// Add \Seen to one letter; the letter as it is now if that differs
+    /// from `letter` (None when it was already seen, or is gone).
     pub async fn mark_seen(&self, letter: &Letter) -> Result<Option<Letter>, StoreError> {
         let (folder, id) = (letter.folder, letter.id);
-        let (mut changed, _) = self
+        let (changed, _) = self
             .transaction(move |tx| {
                 Box::pin(async move { folders::change_flags(tx, folder, &[id], FlagChange::Add, mailbox::flags::SEEN, &[], None).await })
             })
             .await?;
-        if changed.is_empty() {
-            return Ok(None);
-        }
+        let Some(now) = changed.into_iter().next().filter(|l| l.modseq != letter.modseq) else { return Ok(None) };
         self.folder_changed(folder);
-        Ok(Some(changed.remove(0)))
+        Ok(Some(now))
     }
 
     /// COPY (or MOVE) the letters with `uids` of `source` into the folder

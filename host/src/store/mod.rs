@@ -14,6 +14,8 @@
 pub mod accounts;
 pub mod delivery;
 pub mod directory;
+#[cfg(test)]
+mod engine_tests;
 pub mod folders;
 pub mod kv;
 pub mod mailbox;
