@@ -12,8 +12,6 @@ import time
 
 import pytest
 
-import pg
-
 from conftest import Server, free_port, rumble_bin, write_config
 from mailstore import letter_bytes, letters, queue, spool_files, wait_until
 
@@ -79,12 +77,11 @@ def test_kill_9_under_load_loses_no_acknowledged_message(tmp_path):
         total = len(letters(tmp_path, "bob@example.org"))
         assert total >= len(acked)
         # Files a crash left without a row are swept at start: nothing leaks.
-        # (On a store other nodes may share, only files an hour old are, as
-        # a younger one may be another node's work in progress.)
-        if pg.STORE == "sqlite":
-            wait_until(lambda: spool_files(tmp_path) == [], what="orphan spool files swept")
-            msg_files = [p for p in (tmp_path / "storage").iterdir() if p.name.endswith(".msg")]
-            assert len(msg_files) == len(letters(tmp_path)), "letter files without a row"
+        # (Only a StorageFolder that other nodes share, MessageStore folder
+        # on PostgreSQL, waits until such files are an hour old.)
+        wait_until(lambda: spool_files(tmp_path) == [], what="orphan spool files swept")
+        msg_files = [p for p in (tmp_path / "storage").iterdir() if p.name.endswith(".msg")]
+        assert len(msg_files) == len(letters(tmp_path)), "letter files without a row"
         print(f"acknowledged before kill -9: {len(acked)}; letters after restart: {total} (smtp-source load included)")
     finally:
         server.stop()

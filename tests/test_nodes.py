@@ -1,5 +1,6 @@
-"""Two `rumble serve` nodes on one PostgreSQL database (and one shared
-StorageFolder): mail accepted by one is seen by IMAP IDLE on the other, the
+"""Two `rumble serve` nodes on one PostgreSQL database, each with folders of
+its own (message bodies in the database: no shared file system), and once
+with one shared StorageFolder: mail accepted by one is seen by IMAP IDLE on the other, the
 POP3 maildrop lock holds across them, UIDs stay unique and increasing under
 concurrent APPEND from both, and the queue is worked by both without a
 message lost or delivered twice, even when one node is killed mid-delivery.
@@ -27,19 +28,21 @@ pytestmark = pytest.mark.skipif(pg.STORE != "postgresql", reason="two nodes need
 
 
 class Cluster:
-    """Node configs that share one database and one StorageFolder; each
-    node has its own DataFolder (TLS key, caches) and ports."""
+    """Node configs that share one database; each node has its own
+    DataFolder (node name, TLS key, caches), ports and, unless
+    `shared_folder`, StorageFolder (bodies are then kept in the database)."""
 
-    def __init__(self, folder, extra=""):
+    def __init__(self, folder, shared_folder=False):
         self.folder = folder
-        self.storage = folder / "storage"
         self.store = pg.store_directives(folder / "shared-db")
-        self.extra = extra
+        self.shared_folder = shared_folder
+        self.extra = "MessageStore folder\n" if shared_folder else ""
         self.nodes = []
 
     def config(self, name, extra=""):
         ports = {p: free_port() for p in ("smtp", "pop3", "imap")}
-        text = (f"ServerName {name}.example.org\nDataFolder {self.folder}/{name}\nStorageFolder {self.storage}\n"
+        storage = self.folder / "storage" if self.shared_folder else self.folder / name / "storage"
+        text = (f"ServerName {name}.example.org\nDataFolder {self.folder}/{name}\nStorageFolder {storage}\n"
                 f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {ports['smtp']}\nEnableSubmission 0\n"
                 f"EnableSMTPS 0\nEnablePOP3 1\nPOP3Port {ports['pop3']}\nEnablePOP3S 0\nEnableIMAP4 1\n"
                 f"IMAP4Port {ports['imap']}\nEnableIMAPS 0\nAllowPlaintextAuth 1\n{self.store}{self.extra}{extra}")
@@ -65,9 +68,9 @@ class Cluster:
                 node.stop()
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(tmp_path)
+@pytest.fixture(params=["own-folders", "shared-folder"])
+def cluster(tmp_path, request):
+    c = Cluster(tmp_path, shared_folder=request.param == "shared-folder")
     c.admin("domain", "add", "example.org")
     c.admin("account", "add", "ann@example.org", "--password", "pw")
     yield c

@@ -88,6 +88,7 @@ def test_unknown_runas_user_unsupported_engines_and_unreachable_databases_are_re
                    "PostgreSQLPass hunter2-secret\n")
     for extra, message in (("RunAs no-such-user-here\n", 'no such user "no-such-user-here"'),
                            ("DatabaseEngine mysql\n", "DatabaseEngine mysql is not supported"),
+                           ("DatabaseEngine sqlite\nMessageStore database\n", "MessageStore database needs DatabaseEngine postgresql"),
                            (unreachable, f"cannot open the store postgresql://rumble@127.0.0.1:{nobody_listens}/rumble")):
         write_config(open_folder / "rumble.conf", config(open_folder, port, extra))
         proc = subprocess.run([str(rumble_bin()), "serve", "--config", str(open_folder / "rumble.conf")],

@@ -112,11 +112,20 @@ fn find_config(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// The store `settings` name: embedded SQLite in DataFolder, or a
 /// PostgreSQL database. MySQL is refused rather than silently replaced.
 async fn open_store(settings: &crate::config::Settings) -> anyhow::Result<crate::store::Store> {
-    use crate::config::DatabaseEngine;
-    use crate::store::Store;
+    use crate::config::{DatabaseEngine, MessageStore};
+    use crate::store::{Store, blobs::BlobStore};
     match settings.database_engine {
+        DatabaseEngine::Sqlite if settings.message_store == Some(MessageStore::Database) => {
+            anyhow::bail!("MessageStore database needs DatabaseEngine postgresql; with sqlite bodies are files (MessageStore folder)")
+        }
         DatabaseEngine::Sqlite => Ok(Store::open(&settings.data_folder, &settings.storage_folder)?),
-        DatabaseEngine::Postgresql => Ok(Store::open_postgres(&settings.postgresql, &settings.data_folder, &settings.storage_folder).await?),
+        DatabaseEngine::Postgresql => {
+            let blobs = match settings.message_store {
+                Some(MessageStore::Folder) => BlobStore::Folder,
+                _ => BlobStore::Database,
+            };
+            Ok(Store::open_postgres(&settings.postgresql, &settings.data_folder, &settings.storage_folder, blobs).await?)
+        }
         DatabaseEngine::Mysql => {
             anyhow::bail!("DatabaseEngine mysql is not supported by this build; use sqlite (the default) or postgresql")
         }

@@ -46,6 +46,13 @@ pub enum DatabaseEngine {
     Postgresql,
 }
 
+/// `MessageStore`: where message bodies are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageStore {
+    Folder,
+    Database,
+}
+
 /// A password from rumble.conf: shown as `<redacted>` by `{:?}`, so it
 /// cannot reach a log through a settings dump.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -219,6 +226,10 @@ pub struct Settings {
     pub run_as_group: Option<String>,
     /// `DatabaseEngine`: sqlite (default), mysql or postgresql.
     pub database_engine: DatabaseEngine,
+    /// `MessageStore`: where message bodies are kept, `folder`
+    /// (StorageFolder; the default with SQLite) or `database` (the default
+    /// with PostgreSQL, so nodes need no shared folder). None: the default.
+    pub message_store: Option<MessageStore>,
     /// `DataFolder`: SQLite files; default `db`, resolved.
     pub data_folder: PathBuf,
     /// `MySQL*` connection settings.
@@ -336,6 +347,7 @@ const KNOWN: &[&str] = &[
     "RunAs",
     "RunAsGroup",
     "DatabaseEngine",
+    "MessageStore",
     "DataFolder",
     "MySQLHost",
     "MySQLPort",
@@ -595,6 +607,7 @@ pub fn from_raw(raw: &RawConfig) -> Result<(Settings, Vec<Warning>), ConfigError
         run_as: r.optional_name("RunAs"),
         run_as_group: r.optional_name("RunAsGroup"),
         database_engine: database_engine(&r)?,
+        message_store: r.parsed("MessageStore", "folder or database", parse_message_store)?,
         cache_folder: r
             .path("CacheFolder")?
             .unwrap_or_else(|| data_folder.join("cache")),
@@ -751,6 +764,14 @@ fn log_lines(r: &Reader<'_>) -> Result<usize, ConfigError> {
     let expected = "a number of lines 200-1000000";
     let n = r.parsed("LogLines", expected, |v| in_range(v, 200..=1_000_000usize))?;
     Ok(n.unwrap_or(500))
+}
+
+fn parse_message_store(v: &str) -> Option<MessageStore> {
+    match v.to_ascii_lowercase().as_str() {
+        "folder" => Some(MessageStore::Folder),
+        "database" => Some(MessageStore::Database),
+        _ => None,
+    }
 }
 
 fn parse_engine(v: &str) -> Option<DatabaseEngine> {

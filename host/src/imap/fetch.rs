@@ -11,7 +11,6 @@ use super::mime;
 use super::session::Session;
 use super::wire;
 use crate::store::mailbox::{Letter, flags};
-use crate::store::spool;
 
 impl Session {
     pub(super) async fn fetch(
@@ -66,7 +65,7 @@ impl Session {
                 continue;
             }
             let message = if needs_file {
-                match self.ctx.cache.get(&spool::letter_path(&dir, &letter.fid)).await {
+                match self.letter_file(&dir, &letter.fid).await {
                     Ok(m) => Some(m),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         // Expunged (and its file freed) since the letters were read.

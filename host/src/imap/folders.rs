@@ -19,6 +19,17 @@ pub(super) const SEP: char = '/';
 impl Session {
     /// The account's letter folder, looked up once per session: FETCH and
     /// SEARCH need it on every call.
+    /// Letter `fid` of folder `dir`, read through the shared cache (fetched
+    /// first when bodies are kept in the database). NotFound: expunged.
+    pub(super) async fn letter_file(&self, dir: &std::path::Path, fid: &str) -> std::io::Result<std::sync::Arc<super::cache::Cached>> {
+        let path = match self.ctx.store.fetch_letter(dir, fid).await {
+            Ok(path) => path,
+            Err(StoreError::NotFound(what)) => return Err(std::io::Error::new(std::io::ErrorKind::NotFound, what)),
+            Err(e) => return Err(std::io::Error::other(e.to_string())),
+        };
+        self.ctx.cache.get(&path).await
+    }
+
     pub(super) async fn letter_dir(&mut self) -> Result<PathBuf, StoreError> {
         if let Some(dir) = &self.letter_dir {
             return Ok(dir.clone());

@@ -11,7 +11,6 @@ use super::cache::Cached;
 use super::mime;
 use super::session::Session;
 use crate::store::mailbox::{Letter, flags};
-use crate::store::spool;
 
 /// What one message offers to a search.
 struct Candidate<'a> {
@@ -53,7 +52,7 @@ impl Session {
         for (i, known) in uids.iter().enumerate() {
             // Expunged but not yet told: it matches nothing.
             let Some(letter) = letters.remove(&known) else { continue };
-            let cached = if needs_file { self.ctx.cache.get(&spool::letter_path(&dir, &letter.fid)).await.ok() } else { None };
+            let cached = if needs_file { self.letter_file(&dir, &letter.fid).await.ok() } else { None };
             let c = Candidate {
                 seq: i as u32 + 1,
                 max_seq,

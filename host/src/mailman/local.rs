@@ -59,7 +59,7 @@ impl Mailman {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("writing a letter into {}: {e}", letters.display()))?;
-        match self.store.record_delivery(item, account, &letter, size).await {
+        match self.store.record_delivery(item, account, &letters, &letter, size).await {
             Ok(()) => {
                 tracing::info!(target: "mailman", "delivered {} to {} (letter {letter})", item.fid, item.recipient);
                 Ok(())

@@ -97,10 +97,11 @@ impl Mailman {
             Ok(_) => {}
             Err(e) => tracing::error!(target: "mailman", "cannot release old leases: {e}"),
         }
-        if self.store.shared() {
-            tokio::spawn(sweep_shared(Arc::downgrade(&self)));
-        } else {
+        if !self.store.shares_files() {
             self.sweep(started).await;
+        }
+        if self.store.shared() {
+            tokio::spawn(sweep_hourly(Arc::downgrade(&self)));
         }
         tokio::spawn(renew_leases(Arc::downgrade(&self)));
         let workers = Arc::new(Semaphore::new(WORKERS));
@@ -209,6 +210,11 @@ impl Mailman {
 
     async fn deliver(&self, job: Vec<QueueItem>) {
         self.service.stats.sessions.fetch_add(1, Ordering::Relaxed);
+        // With bodies in the database, another node may have taken the message.
+        if let Err(e) = self.store.fetch_spool(&job[0].fid).await {
+            let why = format!("4.3.0 cannot read the message: {e}");
+            return self.settle(job.into_iter().map(|i| (i, outcome::Outcome::Temporary(why.clone()))).collect()).await;
+        }
         let mut remote = Vec::new();
         for item in job {
             match self.deliver_local(&item).await {
@@ -222,15 +228,21 @@ impl Mailman {
     }
 }
 
-/// With other nodes sharing the store and StorageFolder, a young file may
-/// be another node's work in progress: sweep, now and every hour, only files
-/// untouched for an hour (longer than any session may pause a write).
-async fn sweep_shared(mailman: Weak<Mailman>) {
+/// On a store other nodes share, every hour (and at once): files untouched
+/// for an hour and no row's (with a shared StorageFolder a younger file may
+/// be another node's work in progress; no session pauses a write that
+/// long), and bodies in the database no row needs (an account deleted).
+async fn sweep_hourly(mailman: Weak<Mailman>) {
     let mut tick = tokio::time::interval(SHARED_SWEEP_AGE);
     loop {
         tick.tick().await;
         let Some(me) = mailman.upgrade() else { return };
         me.sweep(std::time::SystemTime::now() - SHARED_SWEEP_AGE).await;
+        match me.store.sweep_bodies().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(target: "mailman", "removed {n} message bodies no row needs from the database"),
+            Err(e) => tracing::warn!(target: "mailman", "cannot sweep message bodies: {e}"),
+        }
     }
 }
 

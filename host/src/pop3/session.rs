@@ -317,7 +317,14 @@ impl Session {
         let Some((index, fid, size)) = found else {
             return self.err("no such message").await;
         };
-        let path = crate::store::spool::letter_path(&self.maildrop().dir, &fid);
+        let dir = self.maildrop().dir.clone();
+        let path = match self.ctx.store.fetch_letter(&dir, &fid).await {
+            Ok(path) => path,
+            Err(e) => {
+                tracing::error!(target: "pop3", "cannot fetch letter {fid}: {e}");
+                return self.err("[SYS/TEMP] message unavailable").await;
+            }
+        };
         let file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) => {

@@ -16,7 +16,7 @@ use super::accounts::{self, AccountKind};
 use super::mailbox::{self, flags};
 use super::queue::{self, QueueItem};
 use super::sql::Tx;
-use super::{Store, StoreError, spool, unix_now};
+use super::{Store, StoreError, blobs, spool, unix_now};
 
 /// How deep aliases may nest.
 const MAX_ALIAS_DEPTH: usize = 16;
@@ -74,13 +74,22 @@ impl Store {
     /// no row needs it.
     pub async fn finish(&self, ids: Vec<i64>, fid: &str, bounce: Option<(String, String)>) -> Result<(), StoreError> {
         let f = fid.to_string();
+        let bounce_body = match &bounce {
+            Some((file, _)) => self.body_for_database(spool::spool_path(&self.storage, file)).await?,
+            None => None,
+        };
         let in_use = self
             .transaction(move |tx| {
                 Box::pin(async move {
                     if let Some((file, to)) = &bounce {
+                        blobs::put(tx, file, bounce_body.as_deref()).await?;
                         queue::enqueue(tx, file, "", std::slice::from_ref(to), "", unix_now()).await?;
                     }
-                    queue::finish(tx, &ids, &f).await
+                    let in_use = queue::finish(tx, &ids, &f).await?;
+                    if !in_use {
+                        blobs::forget(tx, std::slice::from_ref(&f)).await?;
+                    }
+                    Ok(in_use)
                 })
             })
             .await?;
@@ -109,18 +118,23 @@ impl Store {
         self.autocommit(move |tx| Box::pin(async move { resolve(tx, &storage, &rcpt).await })).await
     }
 
-    /// Record a letter already written for `item`'s recipient into the
-    /// account's INBOX and complete the row, in one transaction; then
-    /// announce the folder and remove the spool file if no row needs it.
-    pub async fn record_delivery(&self, item: &QueueItem, account: i64, letter: &str, size: u64) -> Result<(), StoreError> {
+    /// Record a letter already written (into `dir`) for `item`'s recipient
+    /// into the account's INBOX and complete the row, in one transaction;
+    /// then announce the folder and remove the spool file if no row needs it.
+    pub async fn record_delivery(&self, item: &QueueItem, account: i64, dir: &Path, letter: &str, size: u64) -> Result<(), StoreError> {
         let (id, fid, l) = (item.id, item.fid.clone(), letter.to_string());
+        let body = self.body_for_database(spool::letter_path(dir, letter)).await?;
         let (in_use, inbox) = self
             .transaction(move |tx| {
                 Box::pin(async move {
                     let now = unix_now();
                     let inbox = mailbox::ensure_folder(tx, account, "INBOX", now).await?;
+                    blobs::put(tx, &l, body.as_deref()).await?;
                     mailbox::append(tx, inbox.id, &l, size as i64, now, flags::RECENT).await?;
                     let in_use = queue::finish(tx, &[id], &fid).await?;
+                    if !in_use {
+                        blobs::forget(tx, std::slice::from_ref(&fid)).await?;
+                    }
                     Ok((in_use, inbox.id))
                 })
             })
@@ -130,6 +144,20 @@ impl Store {
             spool::remove_spool(&self.storage, &item.fid);
         }
         Ok(())
+    }
+
+    /// Bodies in the database no row needs (an account or domain deleted
+    /// with its letters); each body is written with its first row, so one
+    /// without rows is never work in progress. How many were removed.
+    pub async fn sweep_bodies(&self) -> Result<u64, StoreError> {
+        self.autocommit(|tx| {
+            Box::pin(async move {
+                let sql = "DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.fid = blobs.fid)
+                           AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.fid = blobs.fid)";
+                tx.execute(sql, &[]).await
+            })
+        })
+        .await
     }
 
     /// Of these files (fid, is a letter), those no row refers to.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::accounts::{self, Account, AccountKind, Domain, NewAccount};
 use super::mailbox::{self, Letter, flags};
-use super::{Store, StoreError, queue, spool, unix_now};
+use super::{Store, StoreError, blobs, queue, spool, unix_now};
 
 impl Store {
     pub async fn add_domain(&self, name: &str, storage_path: &str, flags: i64) -> Result<Domain, StoreError> {
@@ -99,15 +99,23 @@ impl Store {
         .await
     }
 
-    /// Queue rows for a message whose spool file is durable, in one
-    /// transaction; if they cannot be added the spool file is removed.
+    /// Queue rows for a message whose spool file is durable (with its body,
+    /// when bodies are kept in the database), in one transaction; if they
+    /// cannot be added the spool file is removed.
     pub async fn enqueue(&self, fid: &str, sender: &str, recipients: Vec<String>, params: &str) -> Result<(), StoreError> {
         let (f, sender, params) = (fid.to_string(), sender.to_string(), params.to_string());
-        let queued = self
-            .transaction(move |tx| {
-                Box::pin(async move { queue::enqueue(tx, &f, &sender, &recipients, &params, unix_now()).await.map(drop) })
-            })
-            .await;
+        let queued = match self.body_for_database(spool::spool_path(&self.storage, fid)).await {
+            Ok(body) => {
+                self.transaction(move |tx| {
+                    Box::pin(async move {
+                        blobs::put(tx, &f, body.as_deref()).await?;
+                        queue::enqueue(tx, &f, &sender, &recipients, &params, unix_now()).await.map(drop)
+                    })
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
         if queued.is_err() {
             spool::remove_spool(&self.storage, fid);
         }
@@ -137,7 +145,9 @@ impl Store {
                 Box::pin(async move {
                     tx.lock_folder(folder).await?;
                     mailbox::add_flags(tx, &seen, flags::SEEN).await?;
-                    mailbox::remove_letters(tx, folder, &deleted).await
+                    let freed = mailbox::remove_letters(tx, folder, &deleted).await?;
+                    blobs::forget(tx, &freed).await?;
+                    Ok(freed)
                 })
             })
             .await?;

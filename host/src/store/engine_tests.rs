@@ -65,7 +65,8 @@ async fn postgres(spec: &str) -> Engine {
         connections: 4,
     };
     let folder = tempfile::tempdir().unwrap();
-    let store = Store::open_postgres(&settings, &folder.path().join("data"), &folder.path().join("storage")).await.unwrap();
+    let blobs = super::blobs::BlobStore::Database;
+    let store = Store::open_postgres(&settings, &folder.path().join("data"), &folder.path().join("storage"), blobs).await.unwrap();
     Engine { name: "postgresql", store, folder }
 }
 
@@ -191,7 +192,7 @@ async fn queue_claims_settle_and_deliver() {
         let Ok(LocalRoute::Mailbox { account, letters }) = s.route_recipient("Ann@Example.org").await else { panic!("{name}: a mailbox") };
         assert_eq!(account, ann.id, "{name}");
         let (letter, size) = spool::deliver_letter(&spool::spool_path(&e.storage(), &fid), &letters, b"Delivered-To: ann\r\n").unwrap();
-        s.record_delivery(local, account, &letter, size).await.unwrap();
+        s.record_delivery(local, account, &letters, &letter, size).await.unwrap();
         let far: Vec<_> = all.iter().filter(|i| i.recipient.ends_with("far.test")).collect();
         assert!(s.reschedule(far[0].id, 0, "451 later").await.unwrap(), "{name}");
         assert!(s.hold(far[1].id, 0, "held: disk").await.unwrap(), "{name}");
@@ -225,12 +226,47 @@ async fn aliases_forward_and_routes() {
         assert!(matches!(s.route_recipient("out@example.org").await, Ok(LocalRoute::Relay(h)) if h == "smarthost.test:2525"), "{name}");
         assert!(matches!(s.route_recipient("x@far.test").await, Ok(LocalRoute::Remote(d)) if d == "far.test"), "{name}");
         assert!(matches!(s.route_recipient("nobody@example.org").await, Ok(LocalRoute::Fail { status: "5.1.1", .. })), "{name}");
-        s.enqueue("fid", "x@far.test", vec!["team@example.org".into()], "").await.unwrap();
+        let (fid, _) = spool::write_spool(&e.storage(), &[b"Subject: team\r\n\r\n"]).unwrap();
+        s.enqueue(&fid, "x@far.test", vec!["team@example.org".into()], "").await.unwrap();
         let item = s.claim_due(1, 60).await.unwrap().remove(0);
         s.forward(&item, targets).await.unwrap();
         let rows: Vec<String> = s.list_queue(10).await.unwrap().into_iter().map(|i| i.recipient).collect();
         assert_eq!(rows.len(), 2, "{name}: the alias row is replaced by its targets");
         assert_eq!(s.postmaster("example.org").await.unwrap(), None, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_follow_their_rows() {
+    for e in engines().await {
+        let (s, name) = (&e.store, e.name);
+        let ann = ann(s).await;
+        let inbox = s.find_folder(ann.id, "INBOX").await.unwrap().unwrap();
+        append(&e, &ann, inbox.id, "Subject: kept\r\n\r\nbody\r\n", 0).await;
+        let letter = s.letters(inbox.id).await.unwrap().remove(0);
+        let dir = s.letter_dir(&ann).await.unwrap();
+        let path = spool::letter_path(&dir, &letter.fid);
+        if s.blobs == super::blobs::BlobStore::Database {
+            // Another node has no copy: it fetches the body from the database.
+            std::fs::remove_file(&path).unwrap();
+        }
+        let (read, fetched) = s.read_letter(&ann, letter.id).await.unwrap().unwrap();
+        assert_eq!((read.uid, std::fs::read(&fetched).unwrap()), (letter.uid, b"Subject: kept\r\n\r\nbody\r\n".to_vec()), "{name}");
+        let bob = NewAccount { domain: "example.org".into(), user: "bob".into(), password: None, kind: AccountKind::Mbox, arg: String::new() };
+        let bob = s.add_account(bob).await.unwrap();
+        assert!(s.read_letter(&bob, letter.id).await.unwrap().is_none(), "{name}: another account's letter is not found");
+        s.change_flags(inbox.id, vec![letter.uid], FlagChange::Add, flags::DELETED, vec![], None).await.unwrap();
+        s.expunge(&ann, inbox.id, None).await.unwrap();
+        assert!(!path.exists(), "{name}: the file of an expunged letter goes");
+        if s.blobs == super::blobs::BlobStore::Database {
+            assert!(matches!(s.fetch_letter(&dir, &letter.fid).await, Err(StoreError::NotFound(_))), "{name}: and its body");
+        }
+        // A deleted account's bodies have no row left: swept.
+        append(&e, &ann, inbox.id, "Subject: orphan\r\n\r\n", 0).await;
+        s.delete_account("example.org", "ann").await.unwrap();
+        let swept = s.sweep_bodies().await.unwrap();
+        let expected = if s.blobs == super::blobs::BlobStore::Database { 1 } else { 0 };
+        assert_eq!(swept, expected, "{name}");
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::folders::{self, FlagChange};
 use super::mailbox::{self, Folder, Letter};
 use super::sql::Tx;
-use super::{Account, Store, StoreError, spool, unix_now};
+use super::{Account, Store, StoreError, blobs, spool, unix_now};
 
 /// A folder as SELECT/EXAMINE finds it.
 pub struct Selected {
@@ -103,6 +103,25 @@ impl Store {
         self.transaction(move |tx| Box::pin(changes_since(tx, folder, since, read_only))).await
     }
 
+    /// Letter `id` if it is in one of `account`'s folders (scripts name
+    /// letters by id: another account's is not found), with the path of its
+    /// body, fetched if this node has no copy.
+    pub async fn read_letter(&self, account: &Account, id: i64) -> Result<Option<(Letter, PathBuf)>, StoreError> {
+        let owner = account.id;
+        let found = self
+            .autocommit(move |tx| {
+                Box::pin(async move {
+                    let condition = "id = ?1 AND folder IN (SELECT id FROM folders WHERE account = ?2)";
+                    Ok(mailbox::letters_where(tx, condition, super::sql::args![id, owner]).await?.pop())
+                })
+            })
+            .await?;
+        let Some(letter) = found else { return Ok(None) };
+        let dir = self.letter_dir(account).await?;
+        let path = self.fetch_letter(&dir, &letter.fid).await?;
+        Ok(Some((letter, path)))
+    }
+
     pub async fn letters(&self, folder: i64) -> Result<Vec<Letter>, StoreError> {
         self.autocommit(move |tx| Box::pin(mailbox::letters(tx, folder))).await
     }
@@ -115,8 +134,15 @@ impl Store {
     /// given), delete the files no letter uses any more, announce it.
     pub async fn expunge(&self, account: &Account, folder: i64, only: Option<Vec<i64>>) -> Result<Expunged, StoreError> {
         let dir = self.letter_dir(account).await?;
-        let (uids, freed) =
-            self.transaction(move |tx| Box::pin(async move { folders::expunge(tx, folder, only.as_deref()).await })).await?;
+        let (uids, freed) = self
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let (uids, freed) = folders::expunge(tx, folder, only.as_deref()).await?;
+                    blobs::forget(tx, &freed).await?;
+                    Ok((uids, freed))
+                })
+            })
+            .await?;
         if !uids.is_empty() {
             self.folder_changed(folder);
         }
@@ -181,7 +207,8 @@ impl Store {
                     let pairs = folders::copy(tx, &letters, target.id).await?;
                     if moving {
                         let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
-                        mailbox::remove_letters(tx, source, &ids).await?;
+                        let freed = mailbox::remove_letters(tx, source, &ids).await?;
+                        blobs::forget(tx, &freed).await?;
                     }
                     Ok(Some((target, pairs)))
                 })
@@ -220,7 +247,15 @@ impl Store {
     pub async fn delete_folder(&self, account: &Account, name: &str) -> Result<(), StoreError> {
         let dir = self.letter_dir(account).await?;
         let (id, name) = (account.id, name.to_string());
-        let freed = self.transaction(move |tx| Box::pin(async move { folders::delete(tx, id, &name).await })).await?;
+        let freed = self
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let freed = folders::delete(tx, id, &name).await?;
+                    blobs::forget(tx, &freed).await?;
+                    Ok(freed)
+                })
+            })
+            .await?;
         remove_files(&dir, freed);
         Ok(())
     }
@@ -243,13 +278,18 @@ impl Store {
     /// UID. The file is removed again if the row cannot be added.
     pub async fn append(&self, folder: i64, file: (PathBuf, String), size: u64, internaldate: i64, flags: i64, keywords: Vec<String>) -> Result<i64, StoreError> {
         let (path, fid) = file;
-        let recorded = self
-            .transaction(move |tx| {
-                Box::pin(async move {
-                    mailbox::append_with_keywords(tx, folder, &fid, size as i64, internaldate, flags, &keywords.join(" ")).await
+        let recorded = match self.body_for_database(path.clone()).await {
+            Ok(body) => {
+                self.transaction(move |tx| {
+                    Box::pin(async move {
+                        blobs::put(tx, &fid, body.as_deref()).await?;
+                        mailbox::append_with_keywords(tx, folder, &fid, size as i64, internaldate, flags, &keywords.join(" ")).await
+                    })
                 })
-            })
-            .await;
+                .await
+            }
+            Err(e) => Err(e),
+        };
         match &recorded {
             Ok(_) => self.folder_changed(folder),
             Err(_) => {

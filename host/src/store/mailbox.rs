@@ -276,7 +276,7 @@ pub async fn letters(tx: &mut Tx<'_>, folder: i64) -> Result<Vec<Letter>, StoreE
 /// Letters matching a fixed SQL condition (parameters bound), by UID.
 pub(crate) async fn letters_where(tx: &mut Tx<'_>, condition: &str, params: &[Param<'_>]) -> Result<Vec<Letter>, StoreError> {
     let sql = format!("SELECT {LETTER_COLUMNS} FROM messages WHERE {condition} ORDER BY uid");
-    tx.query(&sql, params).await?.iter().map(letter_row).collect()
+    tx.query_map(&sql, params, |row| letter_row(&row)).await
 }
 
 #[cfg(test)]

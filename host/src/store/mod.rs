@@ -12,6 +12,7 @@
 //! - `spool`: durable message files in Rumble's layout.
 
 pub mod accounts;
+pub mod blobs;
 pub mod delivery;
 pub mod directory;
 #[cfg(test)]
@@ -99,6 +100,8 @@ pub struct Store {
     changes: tokio::sync::broadcast::Sender<i64>,
     /// Accounts whose POP3 maildrop a session of this process holds.
     maildrops: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+    /// Where message bodies are kept.
+    blobs: blobs::BlobStore,
 }
 
 enum Engine {
@@ -110,20 +113,27 @@ impl Store {
     /// Open (creating and migrating if needed) `data_folder/rumble.sqlite`;
     /// letter files live under `storage_folder` (or a domain's own path).
     pub fn open(data_folder: &Path, storage_folder: &Path) -> Result<Store, StoreError> {
-        Ok(Store::with(Engine::Sqlite(sqlite::Sqlite::open(data_folder)?), storage_folder))
+        Ok(Store::with(Engine::Sqlite(sqlite::Sqlite::open(data_folder)?), storage_folder, blobs::BlobStore::Folder))
     }
 
-    /// Connect to (and migrate) the PostgreSQL database `settings` name.
-    /// This node's name among those sharing it is kept in `data_folder`
-    /// (made once), so a restarted node knows which leases were its own.
-    pub async fn open_postgres(settings: &crate::config::PostgresSettings, data_folder: &Path, storage_folder: &Path) -> Result<Store, StoreError> {
+    /// Connect to (and migrate) the PostgreSQL database `settings` name,
+    /// message bodies kept as `blobs` says. This node's name among those
+    /// sharing the database is kept in `data_folder` (made once), so a
+    /// restarted node knows which leases were its own.
+    pub async fn open_postgres(
+        settings: &crate::config::PostgresSettings,
+        data_folder: &Path,
+        storage_folder: &Path,
+        blobs: blobs::BlobStore,
+    ) -> Result<Store, StoreError> {
         let node = node_name(data_folder)?;
-        Ok(Store::with(Engine::Postgres(Box::new(postgres::Postgres::open(settings, node).await?)), storage_folder))
+        Ok(Store::with(Engine::Postgres(Box::new(postgres::Postgres::open(settings, node).await?)), storage_folder, blobs))
     }
 
-    fn with(engine: Engine, storage_folder: &Path) -> Store {
+    fn with(engine: Engine, storage_folder: &Path, blobs: blobs::BlobStore) -> Store {
         let (changes, _) = tokio::sync::broadcast::channel(1024);
-        Store { engine: Arc::new(engine), storage: storage_folder.to_path_buf(), changes, maildrops: Default::default() }
+        let storage = storage_folder.to_path_buf();
+        Store { engine: Arc::new(engine), storage, changes, maildrops: Default::default(), blobs }
     }
 
     /// Where the store is, for messages (no password).
@@ -161,9 +171,15 @@ impl Store {
     }
 
     /// Whether other nodes may share this store (PostgreSQL): queue leases
-    /// and files then belong to whoever holds them, not to this process.
+    /// then belong to whoever holds them, not to this process.
     pub fn shared(&self) -> bool {
         matches!(&*self.engine, Engine::Postgres(_))
+    }
+
+    /// Whether other nodes may write into StorageFolder too (a shared
+    /// store whose message bodies are the files there).
+    pub fn shares_files(&self) -> bool {
+        self.shared() && self.blobs == blobs::BlobStore::Folder
     }
 
     /// This node's name among those sharing the store ("" when alone).

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::sync::{broadcast, mpsc};
+use futures_core::Stream;
 use tokio_postgres::AsyncMessage;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
@@ -91,7 +92,7 @@ const MIGRATIONS: &[&str] = &[
     // 2: what several nodes share: the node holding a queue row's lease,
     // and POP3 maildrop locks (a row per locked account, kept alive by its
     // node's heartbeat, taken over once expired); the scripts' key-value
-    // store (SQLite's step 5).
+    // store and message bodies (blobs.rs), as SQLite's step 5.
     r#"ALTER TABLE queue ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
      CREATE TABLE maildrop_locks (
          account BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
@@ -106,6 +107,10 @@ const MIGRATIONS: &[&str] = &[
          size    BIGINT NOT NULL,
          expires BIGINT NOT NULL DEFAULT 0,
          PRIMARY KEY (script, key)
+     );
+     CREATE TABLE blobs (
+         fid  TEXT COLLATE "C" PRIMARY KEY,
+         data BYTEA NOT NULL
      );"#,
 ];
 
@@ -358,11 +363,22 @@ async fn renew_maildrop_locks(pool: Pool, node: String) {
     }
 }
 
-pub(super) async fn query<C: GenericClient>(c: &C, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+/// Each row of `sql`, as it arrives, to `each`: a big result (a folder's
+/// letters) is never held twice, as the server sent it and as rows.
+pub(super) async fn for_each_row<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: &[Param<'_>],
+    each: &mut (dyn FnMut(Row) -> Result<(), StoreError> + Send),
+) -> Result<(), StoreError> {
     let statement = c.prepare_cached(&sql::dollar_placeholders(sql)).await?;
-    let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-    let rows = c.query(&statement, &params).await?;
-    rows.iter().map(|r| (0..r.len()).map(|i| r.try_get::<_, Value>(i).map_err(StoreError::from)).collect::<Result<_, _>>().map(Row)).collect()
+    let rows = c.query_raw(&statement, params.iter()).await?;
+    let mut rows = std::pin::pin!(rows);
+    while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+        let row = row?;
+        each(Row((0..row.len()).map(|i| row.try_get::<_, Value>(i)).collect::<Result<_, _>>()?))?;
+    }
+    Ok(())
 }
 
 pub(super) async fn execute<C: GenericClient>(c: &C, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {

@@ -89,7 +89,9 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO counters (name, value) SELECT 'uidvalidity', COALESCE(MAX(uidvalidity), 0) FROM folders;",
     // 5: the node holding a queue row's lease (the SQL both engines share
     // names it; on PostgreSQL a restarted node frees its own leases only),
-    // and the scripts' key-value store (kv.rs; `size` is key plus value).
+    // the scripts' key-value store (kv.rs; `size` is key plus value), and
+    // message bodies kept in the database (blobs.rs; empty with SQLite,
+    // where bodies are files, but the SQL both engines share names it).
     "ALTER TABLE queue ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
      CREATE TABLE script_kv (
          script  TEXT NOT NULL,
@@ -98,6 +100,10 @@ const MIGRATIONS: &[&str] = &[
          size    INTEGER NOT NULL,
          expires INTEGER NOT NULL DEFAULT 0,
          PRIMARY KEY (script, key)
+     );
+     CREATE TABLE blobs (
+         fid  TEXT PRIMARY KEY,
+         data BLOB NOT NULL
      );",
 ];
 

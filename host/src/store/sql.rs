@@ -180,11 +180,28 @@ impl<'c> Tx<'c> {
 
     /// Every row `sql` returns.
     pub async fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        self.query_map(sql, params, Ok).await
+    }
+
+    /// Every row `sql` returns, each made a `T` as it arrives (so a big
+    /// result is not held as rows and as `T`s at once).
+    pub async fn query_map<T: Send>(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        mut make: impl FnMut(Row) -> Result<T, StoreError> + Send,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        let mut each = |row: Row| {
+            out.push(make(row)?);
+            Ok(())
+        };
         match &self.conn {
-            Conn::Sqlite(c) => super::sqlite::query(c, sql, params),
-            Conn::PgTx(t) => super::postgres::query(t, sql, params).await,
-            Conn::PgAuto(c) => super::postgres::query(*c, sql, params).await,
+            Conn::Sqlite(c) => super::sqlite::for_each_row(c, sql, params, &mut each)?,
+            Conn::PgTx(t) => super::postgres::for_each_row(t, sql, params, &mut each).await?,
+            Conn::PgAuto(c) => super::postgres::for_each_row(*c, sql, params, &mut each).await?,
         }
+        Ok(out)
     }
 
     /// The first row, if any.

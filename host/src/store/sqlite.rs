@@ -102,16 +102,21 @@ impl rusqlite::ToSql for Param<'_> {
     }
 }
 
-pub(super) fn query(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+/// Each row of `sql`, as SQLite steps to it, to `each`.
+pub(super) fn for_each_row(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param<'_>],
+    each: &mut (dyn FnMut(Row) -> Result<(), StoreError> + Send),
+) -> Result<(), StoreError> {
     let mut statement = conn.prepare_cached(sql)?;
     let columns = statement.column_count();
     let mut rows = statement.query(rusqlite::params_from_iter(params))?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let values = (0..columns).map(|i| row.get_ref(i).map(value)).collect::<rusqlite::Result<_>>()?;
-        out.push(Row(values));
+        each(Row(values))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 pub(super) fn execute(conn: &Connection, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
