@@ -11,6 +11,7 @@ RUMBLE_TEST_STORE=postgresql pass of the suite."""
 import email
 import imaplib
 import poplib
+import re
 import smtplib
 import socket
 import subprocess
@@ -107,6 +108,37 @@ def test_mail_accepted_by_one_node_reaches_idle_on_the_other(cluster):
         pass
     watcher.logout()
     assert "following the other nodes' folder changes" in b.log()
+
+
+def test_a_lost_listen_connection_comes_back_and_sessions_look_again(cluster):
+    a, b = cluster.start("a"), cluster.start("b")
+    watcher = imap(b)
+    watcher.select("INBOX")
+    b.wait_for_log("following the other nodes' folder changes")
+    watcher.noop()  # the look every (re)connection asks for, done
+    watcher.response("EXISTS")  # SELECT's "0"
+    # The database drops node B's LISTEN connection (a restart, a failover).
+    pg._server.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE application_name = 'rumble' AND query LIKE 'LISTEN%'")
+    b.wait_for_log(r"LISTEN connection closed|cannot follow the other nodes")
+    # APPEND on node A (SMTP mail could be delivered by B's own mailman),
+    # maybe while B is not listening: B looks again once back.
+    writer = imap(a)
+    writer.append("INBOX", None, None, b"Subject: while away\r\n\r\nx\r\n")
+    deadline = time.monotonic() + 10
+    while True:
+        watcher.noop()
+        if any(n and int(n) > 0 for n in watcher.response("EXISTS")[1]):
+            break
+        assert time.monotonic() < deadline, "node B's session never heard of the new mail"
+        time.sleep(0.2)
+    assert len(re.findall("following the other nodes. folder changes", b.log())) >= 2
+    watcher.send(b"t1 IDLE\r\n")
+    assert watcher.readline().startswith(b"+")
+    watcher.sock.settimeout(10)
+    writer.append("INBOX", None, None, b"Subject: after\r\n\r\nx\r\n")
+    assert watcher.readline().strip() == b"* 2 EXISTS"
+    writer.logout()
 
 
 def test_pop3_maildrop_lock_holds_across_nodes(cluster):

@@ -71,6 +71,11 @@ impl MessageCache {
         MessageCache { inner: Mutex::new(Inner::default()), max_bytes }
     }
 
+    /// The letter at `path` if it is cached.
+    pub fn peek(&self, path: &Path) -> Option<Arc<Cached>> {
+        self.lock().entries.get(path).cloned()
+    }
+
     /// The letter at `path`, read on first use. A message bigger than a
     /// quarter of the cache is read but not kept.
     pub async fn get(&self, path: &Path) -> std::io::Result<Arc<Cached>> {

@@ -22,6 +22,10 @@ impl Session {
     /// Letter `fid` of folder `dir`, read through the shared cache (fetched
     /// first when bodies are kept in the database). NotFound: expunged.
     pub(super) async fn letter_file(&self, dir: &std::path::Path, fid: &str) -> std::io::Result<std::sync::Arc<super::cache::Cached>> {
+        // A cached letter needs no look at the disk or the database.
+        if let Some(hit) = self.ctx.cache.peek(&crate::store::spool::letter_path(dir, fid)) {
+            return Ok(hit);
+        }
         let path = match self.ctx.store.fetch_letter(dir, fid).await {
             Ok(path) => path,
             Err(StoreError::NotFound(what)) => return Err(std::io::Error::new(std::io::ErrorKind::NotFound, what)),

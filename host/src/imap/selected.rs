@@ -50,7 +50,7 @@ impl View {
         let mut changed = false;
         loop {
             match self.changes.try_recv() {
-                Ok(id) => changed |= id == self.folder.id,
+                Ok(id) => changed |= id == self.folder.id || id == crate::store::ANY_FOLDER,
                 Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => changed = true,
                 Err(_) => return changed,
             }
@@ -389,7 +389,7 @@ impl Session {
                 },
                 changed = changes.recv() => {
                     match changed {
-                        Ok(id) if Some(id) != folder => continue,
+                        Ok(id) if Some(id) != folder && id != crate::store::ANY_FOLDER => continue,
                         Ok(_) | Err(RecvError::Lagged(_)) => self.sync(true).await?,
                         Err(RecvError::Closed) => {}
                     }

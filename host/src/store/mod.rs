@@ -84,6 +84,11 @@ fn node_name(data_folder: &Path) -> Result<String, StoreError> {
     Ok(name)
 }
 
+/// Announced as a changed folder when any folder may have changed unseen
+/// (the LISTEN connection to the other nodes was lost and is back): every
+/// session looks again. Folder ids start at 1.
+pub const ANY_FOLDER: i64 = 0;
+
 /// Seconds since the epoch: the time every row of the store records.
 pub fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

@@ -314,7 +314,10 @@ async fn listen(config: tokio_postgres::Config, node: String, changes: broadcast
     let mut pause = Duration::from_secs(1);
     loop {
         match listen_once(&config, &node, &changes).await {
-            Ok(()) => tracing::warn!(target: "db", "the LISTEN connection closed; reconnecting"),
+            Ok(()) => {
+                tracing::warn!(target: "db", "the LISTEN connection closed; reconnecting");
+                pause = Duration::from_secs(1);
+            }
             Err(e) => tracing::warn!(target: "db", "cannot follow the other nodes' changes: {}; retrying in {}s", StoreError::from(e), pause.as_secs()),
         }
         tokio::time::sleep(pause).await;
@@ -324,7 +327,7 @@ async fn listen(config: tokio_postgres::Config, node: String, changes: broadcast
 
 async fn listen_once(config: &tokio_postgres::Config, node: &str, changes: &broadcast::Sender<i64>) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
-    let (node, changes) = (node.to_string(), changes.clone());
+    let (node, forward) = (node.to_string(), changes.clone());
     // The connection must be polled for LISTEN to be sent and for
     // notifications to arrive; the client stays alive meanwhile.
     let pump = tokio::spawn(async move {
@@ -333,7 +336,7 @@ async fn listen_once(config: &tokio_postgres::Config, node: &str, changes: &broa
                 let mut parts = n.payload().split(' ');
                 let (Some(from), Some(folder)) = (parts.next(), parts.next().and_then(|f| f.parse().ok())) else { continue };
                 if from != node {
-                    let _ = changes.send(folder);
+                    let _ = forward.send(folder);
                 }
             }
         }
@@ -341,6 +344,8 @@ async fn listen_once(config: &tokio_postgres::Config, node: &str, changes: &broa
     });
     client.batch_execute(&format!("LISTEN {FOLDERS_CHANNEL}")).await?;
     tracing::info!(target: "db", "following the other nodes' folder changes");
+    // Changes made while no connection listened were not heard: look again.
+    let _ = changes.send(super::ANY_FOLDER);
     let ended = pump.await;
     drop(client);
     ended.unwrap_or(Ok(()))
