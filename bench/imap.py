@@ -11,6 +11,14 @@ Not a test: no pass/fail (the goal is to be ahead of Dovecot).
     python3 bench/imap.py --install        # first install dovecot-imapd (apt-get, as root)
     python3 bench/imap.py --clients 8 --seconds 20 --rounds 2
     python3 bench/imap.py --mix SELECT=2,FETCH-ENV=25,FETCH-BODY=20,STORE=20,SEARCH=15,APPEND=10,IDLE=8
+    python3 bench/imap.py --store sqlite,postgresql,postgresql-2nodes
+
+`--store` runs rumble once per store engine (default: sqlite only), in
+place of `rumble` in --servers: on a private PostgreSQL (tests/pg.py's
+PgServer, started here with fsync on; see bench/pgstore.py), with one node
+or with two nodes sharing the database and the StorageFolder (client i
+talks to node i mod 2, so the two sessions of a user are on different
+nodes).
 
 Needs root for Dovecot (its master runs as root and the mail processes as
 `nobody`); `--servers rumble` runs our server alone. Every server run gets a
@@ -33,6 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import pgstore
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SETUP = ROOT / "bench" / "dovecot_setup.sh"
@@ -331,6 +341,8 @@ class Result:
         self.login_ms = []
         self.client_cpu = 0.0
         self.server_cpu = None
+        self.db_cpu = None    # PostgreSQL's CPU s during the timed part
+        self.db_stmts = None  # rumble's statement executions then (pg_stat_statements)
         self.probe = {}  # probe command -> normalized answer
         self.notes = []
 
@@ -539,12 +551,13 @@ class Client:
             self.stats.add("IDLE", ((t1 - t0) + (t3 - t2)) * 1000, "IDLE ... DONE")
 
 
-async def preload(port, users, args, knowns, digests):
+async def preload(ports, users, args, knowns, digests):
     """APPEND --preload messages into each user's INBOX (same data on both
-    servers: the messages depend on the seed and the user only)."""
+    servers: the messages depend on the seed and the user only). With
+    several nodes, user i is preloaded through node i mod n."""
     async def one(ui, user):
         rng = random.Random(f"{args.seed}-preload-{ui}")
-        conn = await Conn.open(port, args.timeout)
+        conn = await Conn.open(ports[ui % len(ports)], args.timeout)
         try:
             await conn.login(user)
             for i in range(args.preload):
@@ -620,20 +633,28 @@ async def consistency_probe(port, user, args):
     return answers
 
 
-async def load(port, users, args, knowns, digests, result: Result):
-    clients = [Client(i, users[i // args.per_user], port, args, Known(knowns[users[i // args.per_user]].uids),
-                      Stats(), digests) for i in range(args.clients)]
+async def load(ports, users, args, knowns, digests, result: Result, server=None):
+    """The timed part; client i talks to ports[i mod n] (one port but for
+    several rumble nodes)."""
+    clients = [Client(i, users[i // args.per_user], ports[i % len(ports)], args,
+                      Known(knowns[users[i // args.per_user]].uids), Stats(), digests) for i in range(args.clients)]
     result.login_ms = await asyncio.gather(*(c.connect() for c in clients))
+    db = getattr(server, "db_sample", lambda: None)
     cpu0 = time.process_time()
     scpu0 = result.server_cpu_sample()
+    db0 = db()
     t0 = time.monotonic()
     deadline = t0 + args.seconds
     await asyncio.gather(*(c.run(deadline) for c in clients))
     result.seconds = time.monotonic() - t0
     result.client_cpu = time.process_time() - cpu0
     scpu1 = result.server_cpu_sample()
+    db1 = db()
     if scpu0 is not None and scpu1 is not None:
         result.server_cpu = scpu1 - scpu0
+    if db0 is not None and db1 is not None:
+        result.db_cpu = db1[0] - db0[0]
+        result.db_stmts = {k: v - db0[1].get(k, 0) for k, v in db1[1].items()}
     for c in clients:
         result.stats.merge(c.stats)
         if c.conn and c.conn.bad_line_endings:
@@ -726,8 +747,8 @@ def log_problems(path: pathlib.Path, pattern):
 
 RUMBLE_CONF = """\
 ServerName {domain}
-DataFolder {dir}/data
-StorageFolder {dir}/storage
+DataFolder {dir}/{data}
+StorageFolder {dir}/{storage}
 BindToAddress 127.0.0.1
 EnableSMTP 0
 EnableSubmission 0
@@ -741,47 +762,83 @@ MessageSizeLimit 10485760
 
 
 class RumbleServer:
-    name = "rumble"
+    """One rumble node on SQLite (the default), or 1-2 nodes on a fresh
+    database of the private PostgreSQL, sharing one StorageFolder."""
 
-    def __init__(self, binary, tmp: pathlib.Path, users, notes):
+    def __init__(self, binary, tmp: pathlib.Path, users, notes, store="sqlite", pgserver=None, connections=20,
+                 message_store="database"):
         self.binary, self.tmp, self.users, self.notes = binary, tmp, users, notes
-        self.port = free_port()
-        self.proc = None
+        self.store, self.pg, self.connections = store, (pgserver if store != "sqlite" else None), connections
+        self.message_store = message_store if self.pg else "folder"
+        self.name = pgstore.LABELS[store]
+        self.ports = [free_port() for _ in range(pgstore.NODES[store])]
+        self.port = self.ports[0]
+        self.procs = []
+        self.db = None
 
     def start(self):
-        conf = self.tmp / "rumble.conf"
-        conf.write_text(RUMBLE_CONF.format(domain=DOMAIN, dir=self.tmp, port=self.port))
-        admin = [str(self.binary), "--config", str(conf)]
+        directives = ""
+        if self.pg:
+            self.db, directives = self.pg.directives(self.tmp / "data", self.connections, self.message_store)
+        n = len(self.ports)
+        confs = []
+        for k, port in enumerate(self.ports):
+            suffix = "" if n == 1 else str(k + 1)
+            conf = self.tmp / f"rumble{suffix}.conf"
+            storage = pgstore.storage_folder(self.message_store, n, k)
+            conf.write_text(RUMBLE_CONF.format(domain=DOMAIN, dir=self.tmp, port=port, data=f"data{suffix}",
+                                               storage=storage) + directives)
+            confs.append(conf)
+        admin = [str(self.binary), "--config", str(confs[0])]
         cmds = [["domain", "add", DOMAIN]] + [["account", "add", u, "--password", PASSWORD] for u in self.users]
         for cli in cmds:
             done = subprocess.run(admin + cli, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
             if done.returncode != 0:
                 raise RuntimeError(f"rumble {' '.join(cli)} failed: {done.stdout}{done.stderr}")
-        self.log_path = self.tmp / "rumble.log"
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(admin + ["serve"], stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, cwd=self.tmp)
-        deadline = time.monotonic() + 60
-        while not re.search(r"rumble \S+ ready", self.log_path.read_text(errors="replace")):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"rumble did not start:\n{self.log_path.read_text(errors='replace')}")
-            time.sleep(0.05)
-        wait_for_greeting(self.port, 30, lambda: self.proc.poll() is None)
+        self.log_paths, self._logs = [], []
+        for conf in confs:
+            log_path = self.tmp / f"{conf.stem}.log"
+            self.log_paths.append(log_path)
+            self._logs.append(open(log_path, "w"))
+            self.procs.append(subprocess.Popen([str(self.binary), "--config", str(conf), "serve"],
+                                               stdin=subprocess.DEVNULL, stdout=self._logs[-1],
+                                               stderr=subprocess.STDOUT, cwd=self.tmp))
+        for proc, port, log_path in zip(self.procs, self.ports, self.log_paths):
+            deadline = time.monotonic() + 60
+            while not re.search(r"rumble \S+ ready", log_path.read_text(errors="replace")):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"rumble did not start:\n{log_path.read_text(errors='replace')}")
+                time.sleep(0.05)
+            wait_for_greeting(port, 30, lambda: proc.poll() is None)
+        if self.pg:
+            self.pg.checkpoint()
 
     def cpu(self):
-        return tree_cpu(self.proc.pid) if self.proc and self.proc.poll() is None else None
+        """CPU s of all nodes (the database apart: db_sample)."""
+        if not self.procs or any(p.poll() is not None for p in self.procs):
+            return None
+        return sum(tree_cpu(p.pid) for p in self.procs)
+
+    def db_sample(self):
+        """(PostgreSQL's CPU s, rumble's statement counts), or None on SQLite."""
+        if not self.pg:
+            return None
+        cpu = self.pg.cpu()
+        return None if cpu is None else (cpu, self.pg.statements(self.db))
 
     def stop(self):
-        if self.proc:
-            stop_process(self.proc, "rumble", self.notes, 30)
-            if self.proc.returncode not in (0, -signal.SIGTERM):
-                self.notes.append(f"rumble exited with status {self.proc.returncode}")
-            self._log.close()
+        multi = len(self.procs) > 1
+        for k, proc in enumerate(self.procs):
+            who = f"{self.name} node {k + 1}" if multi else "rumble"
+            stop_process(proc, who, self.notes, 30)
+            if proc.returncode not in (0, -signal.SIGTERM):
+                self.notes.append(f"{who} exited with status {proc.returncode}")
+            self._logs[k].close()
             # The config sets no certificate, so the self-signed one's WARN is expected.
-            problems = [l for l in log_problems(self.log_path, r"\b(WARN|ERROR)\b")
+            problems = [l for l in log_problems(self.log_paths[k], r"\b(WARN|ERROR)\b")
                         if "self-signed certificate" not in l]
             if problems:
-                self.notes.append(f"rumble log: {len(problems)} WARN/ERROR line(s), first: " + " | ".join(problems[:5]))
+                self.notes.append(f"{who} log: {len(problems)} WARN/ERROR line(s), first: " + " | ".join(problems[:5]))
 
 
 # ----------------------------------------------------------------- dovecot
@@ -837,6 +894,7 @@ class DovecotServer:
     def __init__(self, tmp: pathlib.Path, users, notes):
         self.tmp, self.users, self.notes = tmp, users, notes
         self.port = free_port()
+        self.ports = [self.port]
         self.proc = None
 
     def start(self):
@@ -889,12 +947,12 @@ def run_server(server, args, users, round_no) -> Result:
     server.start()
     try:
         t = time.monotonic()
-        asyncio.run(preload(server.port, users, args, knowns, digests))
+        asyncio.run(preload(server.ports, users, args, knowns, digests))
         result.preload_seconds = time.monotonic() - t
         result.preload_count = args.preload * len(users)
         if args.probe:
-            result.probe = asyncio.run(consistency_probe(server.port, users[0], args))
-        asyncio.run(load(server.port, users, args, knowns, digests, result))
+            result.probe = asyncio.run(consistency_probe(server.ports[0], users[0], args))
+        asyncio.run(load(server.ports, users, args, knowns, digests, result, server))
     finally:
         server.stop()
     return result
@@ -921,12 +979,15 @@ def fmt_w(w):
 
 def report(args, users, results, binary_info="", failures=()):
     mix = " / ".join(f"{op} {fmt_w(args.weights[op])}" for op in OPS if args.weights[op] > 0)
-    servers = [s for s in ("rumble", "dovecot") if any(r.server == s for r in results)]
+    servers = list(dict.fromkeys(r.server for r in results))  # in run order
+    rumbles = [s for s in servers if s != "dovecot"]
     print(f"IMAP load: {args.clients} clients ({len(users)} users x {args.per_user} sessions each), "
           f"{args.seconds:g} s each, mix {mix}")
     print(f"({os.cpu_count()} cores, loopback; UID FETCH ranges of {args.fetch_range}, IDLE waits up to "
           f"{args.idle_wait * 1000:.0f} ms for an update, IDLE latency excludes that wait; "
           f"{args.preload} preloaded messages per user)")
+    if any(s != "rumble" for s in rumbles):
+        print(f"({pgstore.LEGEND})")
     multi = args.rounds > 1
     print(f"{'server':<12} {'ops':>7} {'ops/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
           f" {'CPU client/server s':>20} {'preload msg/s':>14}")
@@ -938,13 +999,44 @@ def report(args, users, results, binary_info="", failures=()):
         pre = r.preload_count / r.preload_seconds if r.preload_seconds else 0
         print(f"{label:<12} {r.ops:>7} {r.rate:>8.1f} {pct(lat, 50):>8.2f} {pct(lat, 99):>8.2f} {errs:>7}"
               f" {r.client_cpu:>11.1f}/{scpu:<8} {pre:>14.1f}")
-    if set(servers) == {"rumble", "dovecot"}:
-        best_rate = {s: max(r.rate for r in results if r.server == s) for s in servers}
-        best_p99 = {s: min(pct(r.stats.all_sorted(), 99) for r in results if r.server == s) for s in servers}
-        how = f" (best of {args.rounds} rounds each)" if multi else ""
-        print(f"ratio rumble/dovecot: ops/s {best_rate['rumble'] / best_rate['dovecot']:.2f}x, "
-              f"p99 {best_p99['rumble'] / best_p99['dovecot']:.2f}x{how} "
-              f"(goal: ahead of Dovecot: ops/s > 1x, p99 < 1x)")
+    best_rate = {s: max(r.rate for r in results if r.server == s) for s in servers}
+    best_p99 = {s: min(pct(r.stats.all_sorted(), 99) for r in results if r.server == s) for s in servers}
+    how = f" (best of {args.rounds} rounds each)" if multi else ""
+    if "dovecot" in servers:
+        for s in rumbles:
+            print(f"ratio {s}/dovecot: ops/s {best_rate[s] / best_rate['dovecot']:.2f}x, "
+                  f"p99 {best_p99[s] / best_p99['dovecot']:.2f}x{how} "
+                  f"(goal: ahead of Dovecot: ops/s > 1x, p99 < 1x)")
+    if "rumble" in servers:
+        for s in rumbles:
+            if s == "rumble":
+                continue
+            goal = ("(goal: PostgreSQL within 1.5x of SQLite: ops/s >= 0.67x, p99 <= 1.5x)" if s == "rumble-pg"
+                    else "(two nodes share the same 2 cores: reported, not judged)")
+            print(f"ratio {s}/rumble (PostgreSQL/SQLite): ops/s {best_rate[s] / best_rate['rumble']:.2f}x, "
+                  f"p99 {best_p99[s] / best_p99['rumble']:.2f}x{how} {goal}")
+    if any(r.db_cpu is not None for r in results) or len(rumbles) > 1:
+        print()
+        print("CPU and database work per operation in the timed part (CPU from /proc/PID/stat utime+stime; "
+              "server = all rumble nodes, or Dovecot's processes)")
+        print(f"{'server':<12} {'server CPU s':>12} {'ms/op':>7} {'DB CPU s':>9} {'ms/op':>7} {'DB stmts/op':>12}"
+              f" {'txns/op':>8}")
+        for r in results:
+            label = f"{r.server} ({r.round})" if multi else r.server
+            per = (lambda x: f"{x / r.ops * 1000:.3f}" if x is not None and r.ops else "-")
+            scpu = f"{r.server_cpu:.2f}" if r.server_cpu is not None else "-"
+            dcpu = f"{r.db_cpu:.2f}" if r.db_cpu is not None else "-"
+            stm = f"{r.db_stmts['all'] / r.ops:.2f}" if r.db_stmts and r.ops else "-"
+            txn = f"{r.db_stmts['commit'] / r.ops:.2f}" if r.db_stmts and r.ops else "-"
+            print(f"{label:<12} {scpu:>12} {per(r.server_cpu):>7} {dcpu:>9} {per(r.db_cpu):>7} {stm:>12} {txn:>8}")
+        if any(r.db_stmts for r in results):
+            print("DB stmts = statement executions by rumble's role (pg_stat_statements calls, BEGIN and COMMIT "
+                  "included), each one round trip; txns = COMMITs")
+            for r in results:
+                if r.db_stmts and r.ops:
+                    print(f"{r.server}{f' ({r.round})' if multi else ''}: statements per operation, most executed first:")
+                    for line in pgstore.top_statements(r.db_stmts, r.ops):
+                        print(f"  {line}")
 
     pooled = {}
     for s in servers:
@@ -956,22 +1048,28 @@ def report(args, users, results, binary_info="", failures=()):
     print()
     print("per operation: count, p50 / p99 ms, errors" + (" (all rounds pooled)" if multi else ""))
     head = f"{'op':<11}"
+    widths = {s: max(11, len(s) + 2) for s in servers}
     for s in servers:
-        head += f" {s + ' n':>11} {'p50':>7} {'p99':>8} {'err':>4}"
-    if len(servers) == 2:
-        head += f" {'p99 ratio':>10}"
+        head += f" {s + ' n':>{widths[s]}} {'p50':>7} {'p99':>8} {'err':>4}"
+    # p99 ratios: the first server against the second when there are two
+    # (rumble/dovecot, as always); else each PostgreSQL rumble against SQLite's.
+    pairs = [(servers[0], servers[1])] if len(servers) == 2 else \
+        [(s, "rumble") for s in servers if s.startswith("rumble-") and "rumble" in servers]
+    for a, b in pairs:
+        name = "p99 ratio" if len(servers) == 2 else f"{a[len('rumble-'):]}/sqlite"
+        head += f" {name:>10}"
     print(head)
     for op in OPS:
         if args.weights[op] <= 0:
             continue
         row = f"{op:<11}"
-        p99s = []
+        p99s = {}
         for s in servers:
             v = sorted(pooled[s].lat[op])
-            p99s.append(pct(v, 99))
-            row += f" {len(v):>11} {pct(v, 50):>7.2f} {pct(v, 99):>8.2f} {pooled[s].errors[op]:>4}"
-        if len(servers) == 2 and p99s[1] > 0:
-            row += f" {p99s[0] / p99s[1]:>9.2f}x"
+            p99s[s] = pct(v, 99)
+            row += f" {len(v):>{widths[s]}} {pct(v, 50):>7.2f} {pct(v, 99):>8.2f} {pooled[s].errors[op]:>4}"
+        for a, b in pairs:
+            row += f" {p99s[a] / p99s[b]:>9.2f}x" if p99s[b] > 0 else f" {'-':>10}"
         print(row)
     print()
     for s in servers:
@@ -1003,24 +1101,31 @@ def report(args, users, results, binary_info="", failures=()):
             if r.server == s:
                 notes += [f"{s} ({r.round}): {n}" if multi else f"{s}: {n}" for n in r.notes]
     last = {r.server: r for r in results}
-    if args.probe and {"rumble", "dovecot"} <= set(last):
-        a, b = last["rumble"].probe, last["dovecot"].probe
+    # Each rumble against Dovecot, or the other rumbles against the first.
+    ref = "dovecot" if "dovecot" in last else servers[0]
+    for other in (s for s in servers if s != ref and s in last):
+        if not args.probe:
+            break
+        a, b = last[other].probe, last[ref].probe
         for cmd in PROBES:
             if a.get(cmd) != b.get(cmd):
                 la, lb = (a.get(cmd) or "(none)").split("\n"), (b.get(cmd) or "(none)").split("\n")
                 k = next((i for i, (x, y) in enumerate(zip(la, lb)) if x != y), min(len(la), len(lb)))
                 notes.append(f"probe differs on the preloaded INBOX: C: {cmd} (line {k + 1} of {len(la)}/{len(lb)})"
-                             f"\n    rumble:  {clip(la[k] if k < len(la) else '(missing)')}"
-                             f"\n    dovecot: {clip(lb[k] if k < len(lb) else '(missing)')}")
+                             f"\n    {other + ':':<9} {clip(la[k] if k < len(la) else '(missing)')}"
+                             f"\n    {ref + ':':<9} {clip(lb[k] if k < len(lb) else '(missing)')}")
         same = sum(1 for cmd in PROBES if a.get(cmd) == b.get(cmd))
+        both = "by both servers" if {other, ref} == {"rumble", "dovecot"} else f"by {other} and {ref}"
         notes.append(f"consistency probe on the preloaded INBOX: {same} of {len(PROBES)} commands "
-                     f"answered identically by both servers")
+                     f"answered identically {both}")
     try:
         dovecot_version = subprocess.run([DOVECOT, "--version"], capture_output=True, text=True).stdout.strip()
     except OSError:
         dovecot_version = "?"
     notes += list(failures)
     notes.append(binary_info + (f"dovecot {dovecot_version}" if "dovecot" in servers else ""))
+    if args.pg_info:
+        notes.append(f"{args.pg_info}; {pgstore.describe_run(args)}")
     notes.append("load average (1 min) before/after the run: {:.2f} / {:.2f} (other work on the machine "
                  "shows here)".format(LOAD_BEFORE, os.getloadavg()[0]))
     if notes:
@@ -1061,7 +1166,8 @@ def main():
                     help="rumble binary (default: target/release/rumble of this repo; copied before use)")
     ap.add_argument("--install", action="store_true", help="install dovecot-imapd first if missing (apt-get, as root)")
     ap.add_argument("--servers", default="rumble,dovecot", help="which servers, in order (default: rumble,dovecot)")
-    ap.add_argument("--rounds", type=int, default=1, help="rounds; each runs rumble, then dovecot")
+    pgstore.add_arguments(ap, "run in place of `rumble` in --servers, in order")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds; each runs rumble (every --store), then dovecot")
     ap.add_argument("--clients", type=int, default=8, help="concurrent IMAP sessions (default 8)")
     ap.add_argument("--per-user", type=int, default=2,
                     help="sessions per user sharing one INBOX (default 2: 8 clients = 4 users)")
@@ -1087,6 +1193,8 @@ def main():
     order = [s.strip() for s in args.servers.split(",") if s.strip()]
     if not order or any(s not in ("rumble", "dovecot") for s in order):
         sys.exit("--servers: a comma-separated list of rumble, dovecot")
+    stores = pgstore.parse_stores(args.store)
+    args.pg_info = ""
 
     rumble = pathlib.Path(args.rumble)
     if not rumble.is_absolute() and not rumble.exists():
@@ -1101,7 +1209,12 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="rumble-imap-bench-"))
     os.chmod(work, 0o755)
     results, failures = [], []
+    pgserver = None
     try:
+        if "rumble" in order and any(st != "sqlite" for st in stores):
+            print("starting a private PostgreSQL (fsync on) ...", file=sys.stderr, flush=True)
+            pgserver = pgstore.start_pg()
+            args.pg_info = pgserver.describe()
         binary = work / "rumble"
         binary_info = ""
         if "rumble" in order:
@@ -1110,13 +1223,17 @@ def main():
             binary_info = f"rumble binary: {rumble} (modified {built}); "
             # A private copy: a rebuild of target/ during the run cannot swap it.
             shutil.copy2(rumble, binary)
+        runs = [(pgstore.LABELS[st] if st else "dovecot", st)
+                for s in order for st in (stores if s == "rumble" else [None])]
         for rnd in range(1, args.rounds + 1):
-            for name in order:
+            for name, store in runs:
                 tmp = pathlib.Path(tempfile.mkdtemp(prefix=f"{name}-{rnd}-", dir=work))
                 print(f"round {rnd}/{args.rounds}: {name} (preload {args.preload} x {len(users)}, "
                       f"then {args.seconds:g} s) ...", file=sys.stderr, flush=True)
                 notes = []
-                server = RumbleServer(binary, tmp, users, notes) if name == "rumble" else DovecotServer(tmp, users, notes)
+                server = RumbleServer(binary, tmp, users, notes, store, pgserver, args.pg_connections,
+                                      args.message_store) if store \
+                    else DovecotServer(tmp, users, notes)
                 try:
                     results.append(run_server(server, args, users, rnd))
                 except Exception as e:  # report the other server's figures anyway
@@ -1125,6 +1242,8 @@ def main():
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
     finally:
+        if pgserver:
+            pgserver.stop()
         shutil.rmtree(work, ignore_errors=True)
     if not results:
         sys.exit("no server run completed:\n" + "\n".join(failures))
