@@ -85,11 +85,7 @@ impl Store {
                         blobs::put(tx, file, bounce_body.as_deref()).await?;
                         queue::enqueue(tx, file, "", std::slice::from_ref(to), "", unix_now()).await?;
                     }
-                    let in_use = queue::finish(tx, &ids, &f).await?;
-                    if !in_use {
-                        blobs::forget(tx, std::slice::from_ref(&f)).await?;
-                    }
-                    Ok(in_use)
+                    queue::finish(tx, &ids, &f).await
                 })
             })
             .await?;
@@ -132,9 +128,6 @@ impl Store {
                     blobs::put(tx, &l, body.as_deref()).await?;
                     mailbox::append(tx, inbox.id, &l, size as i64, now, flags::RECENT).await?;
                     let in_use = queue::finish(tx, &[id], &fid).await?;
-                    if !in_use {
-                        blobs::forget(tx, std::slice::from_ref(&fid)).await?;
-                    }
                     Ok((in_use, inbox.id))
                 })
             })

@@ -104,18 +104,17 @@ impl Store {
     /// cannot be added the spool file is removed.
     pub async fn enqueue(&self, fid: &str, sender: &str, recipients: Vec<String>, params: &str) -> Result<(), StoreError> {
         let (f, sender, params) = (fid.to_string(), sender.to_string(), params.to_string());
-        let queued = match self.body_for_database(spool::spool_path(&self.storage, fid)).await {
-            Ok(body) => {
-                self.transaction(move |tx| {
-                    Box::pin(async move {
-                        blobs::put(tx, &f, body.as_deref()).await?;
-                        queue::enqueue(tx, &f, &sender, &recipients, &params, unix_now()).await.map(drop)
-                    })
+        let queued = async {
+            let body = self.body_for_database(spool::spool_path(&self.storage, fid)).await?;
+            self.transaction(move |tx| {
+                Box::pin(async move {
+                    blobs::put(tx, &f, body.as_deref()).await?;
+                    queue::enqueue(tx, &f, &sender, &recipients, &params, unix_now()).await.map(drop)
                 })
-                .await
-            }
-            Err(e) => Err(e),
-        };
+            })
+            .await
+        }
+        .await;
         if queued.is_err() {
             spool::remove_spool(&self.storage, fid);
         }
@@ -145,9 +144,7 @@ impl Store {
                 Box::pin(async move {
                     tx.lock_folder(folder).await?;
                     mailbox::add_flags(tx, &seen, flags::SEEN).await?;
-                    let freed = mailbox::remove_letters(tx, folder, &deleted).await?;
-                    blobs::forget(tx, &freed).await?;
-                    Ok(freed)
+                    mailbox::remove_letters(tx, folder, &deleted).await
                 })
             })
             .await?;

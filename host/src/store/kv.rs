@@ -97,16 +97,18 @@ async fn set(tx: &mut Tx<'_>, script: &str, key: &str, value: &[u8], expires: i6
 
 async fn incr(tx: &mut Tx<'_>, script: &str, key: &str, by: i64, expires: i64, cap: u64) -> Result<i64, StoreError> {
     lock_namespace(tx, script).await?;
-    let current = match get(tx, script, key).await? {
-        Some(bytes) => std::str::from_utf8(&bytes).ok().and_then(|t| t.trim().parse::<i64>().ok()),
-        None => None,
+    let sql = "SELECT value, expires FROM script_kv WHERE script = ?1 AND key = ?2 AND (expires = 0 OR expires > ?3)";
+    let live = tx.query_opt(sql, args![script, key, unix_now()]).await?;
+    let number = |bytes: Vec<u8>| String::from_utf8(bytes).ok().and_then(|t| t.trim().parse::<i64>().ok());
+    // A live number keeps its expiry; a new entry (or a non-number) takes `expires`.
+    let (current, keep) = match live {
+        Some(row) => match number(row.get(0)?) {
+            Some(n) => (n, row.get(1)?),
+            None => (0, expires),
+        },
+        None => (0, expires),
     };
-    let value = current.unwrap_or(0).saturating_add(by);
-    // A live entry keeps its expiry; a new one (or a non-number) takes `expires`.
-    let keep = match current {
-        Some(_) => tx.query_one("SELECT expires FROM script_kv WHERE script = ?1 AND key = ?2", args![script, key]).await?.get(0)?,
-        None => expires,
-    };
+    let value = current.saturating_add(by);
     set(tx, script, key, value.to_string().as_bytes(), keep, cap).await?;
     Ok(value)
 }

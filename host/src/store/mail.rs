@@ -134,15 +134,8 @@ impl Store {
     /// given), delete the files no letter uses any more, announce it.
     pub async fn expunge(&self, account: &Account, folder: i64, only: Option<Vec<i64>>) -> Result<Expunged, StoreError> {
         let dir = self.letter_dir(account).await?;
-        let (uids, freed) = self
-            .transaction(move |tx| {
-                Box::pin(async move {
-                    let (uids, freed) = folders::expunge(tx, folder, only.as_deref()).await?;
-                    blobs::forget(tx, &freed).await?;
-                    Ok((uids, freed))
-                })
-            })
-            .await?;
+        let (uids, freed) =
+            self.transaction(move |tx| Box::pin(async move { folders::expunge(tx, folder, only.as_deref()).await })).await?;
         if !uids.is_empty() {
             self.folder_changed(folder);
         }
@@ -207,8 +200,7 @@ impl Store {
                     let pairs = folders::copy(tx, &letters, target.id).await?;
                     if moving {
                         let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
-                        let freed = mailbox::remove_letters(tx, source, &ids).await?;
-                        blobs::forget(tx, &freed).await?;
+                        mailbox::remove_letters(tx, source, &ids).await?;
                     }
                     Ok(Some((target, pairs)))
                 })
@@ -247,15 +239,7 @@ impl Store {
     pub async fn delete_folder(&self, account: &Account, name: &str) -> Result<(), StoreError> {
         let dir = self.letter_dir(account).await?;
         let (id, name) = (account.id, name.to_string());
-        let freed = self
-            .transaction(move |tx| {
-                Box::pin(async move {
-                    let freed = folders::delete(tx, id, &name).await?;
-                    blobs::forget(tx, &freed).await?;
-                    Ok(freed)
-                })
-            })
-            .await?;
+        let freed = self.transaction(move |tx| Box::pin(async move { folders::delete(tx, id, &name).await })).await?;
         remove_files(&dir, freed);
         Ok(())
     }
@@ -278,18 +262,17 @@ impl Store {
     /// UID. The file is removed again if the row cannot be added.
     pub async fn append(&self, folder: i64, file: (PathBuf, String), size: u64, internaldate: i64, flags: i64, keywords: Vec<String>) -> Result<i64, StoreError> {
         let (path, fid) = file;
-        let recorded = match self.body_for_database(path.clone()).await {
-            Ok(body) => {
-                self.transaction(move |tx| {
-                    Box::pin(async move {
-                        blobs::put(tx, &fid, body.as_deref()).await?;
-                        mailbox::append_with_keywords(tx, folder, &fid, size as i64, internaldate, flags, &keywords.join(" ")).await
-                    })
+        let recorded = async {
+            let body = self.body_for_database(path.clone()).await?;
+            self.transaction(move |tx| {
+                Box::pin(async move {
+                    blobs::put(tx, &fid, body.as_deref()).await?;
+                    mailbox::append_with_keywords(tx, folder, &fid, size as i64, internaldate, flags, &keywords.join(" ")).await
                 })
-                .await
-            }
-            Err(e) => Err(e),
-        };
+            })
+            .await
+        }
+        .await;
         match &recorded {
             Ok(_) => self.folder_changed(folder),
             Err(_) => {

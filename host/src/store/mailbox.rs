@@ -111,7 +111,7 @@ pub async fn ensure_folder(tx: &mut Tx<'_>, account: i64, name: &str, now: i64) 
 
 pub async fn list_folders(tx: &mut Tx<'_>, account: i64) -> Result<Vec<Folder>, StoreError> {
     let sql = format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE account = ?1 ORDER BY name != 'INBOX', name");
-    tx.query(&sql, args![account]).await?.iter().map(folder_row).collect()
+    tx.query_map(&sql, args![account], |row| folder_row(&row)).await
 }
 
 /// Add a letter (its file already written) with the folder's next UID.
@@ -162,7 +162,8 @@ pub async fn domain_letter_dir(tx: &mut Tx<'_>, storage: &std::path::Path, domai
 }
 
 /// Remove letters of `folder` by row id; returns the files no row uses any
-/// more (the caller removes them after the commit). The removed UIDs go to
+/// more (the caller removes them after the commit; their bodies in the
+/// database go in this transaction). The removed UIDs go to
 /// the expunge log under one new modseq, so IMAP sessions learn of them
 /// without comparing whole folders.
 pub async fn remove_letters(tx: &mut Tx<'_>, folder: i64, ids: &[i64]) -> Result<Vec<String>, StoreError> {
@@ -180,6 +181,7 @@ pub async fn remove_letters(tx: &mut Tx<'_>, folder: i64, ids: &[i64]) -> Result
     if !removed.is_empty() {
         log_expunged(tx, folder, &removed).await?;
     }
+    super::blobs::forget(tx, &freed).await?;
     Ok(freed)
 }
 

@@ -297,7 +297,7 @@ async fn announce_changes(pool: Pool, node: String, mut announced: mpsc::Receive
             let client = pool.get().await.map_err(pool_error)?;
             for folder in batch.drain(..) {
                 let payload = format!("{node} {folder}");
-                client.execute("SELECT pg_notify($1, $2)", &[&FOLDERS_CHANNEL, &payload]).await?;
+                execute(&client, "SELECT pg_notify(?1, ?2)", args![FOLDERS_CHANNEL, &payload]).await?;
             }
             Ok::<_, StoreError>(())
         };
@@ -359,7 +359,7 @@ async fn renew_maildrop_locks(pool: Pool, node: String) {
         let renewed = async {
             let client = pool.get().await.map_err(pool_error)?;
             let until = super::unix_now() + LOCK_LIFETIME_SECS;
-            client.execute("UPDATE maildrop_locks SET expires = $1 WHERE node = $2", &[&until, &node]).await?;
+            execute(&client, "UPDATE maildrop_locks SET expires = ?1 WHERE node = ?2", args![until, &node]).await?;
             Ok::<_, StoreError>(())
         };
         if let Err(e) = renewed.await {

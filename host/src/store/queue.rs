@@ -98,8 +98,7 @@ pub async fn claim_due(tx: &mut Tx<'_>, node: &str, now: i64, limit: u32, lease_
                       ORDER BY next_attempt, id LIMIT ?3 {skip_locked})
          RETURNING {COLUMNS}"
     );
-    let rows = tx.query(&sql, args![now, now + lease_secs, limit as i64, node]).await?;
-    let mut items = rows.iter().map(item).collect::<Result<Vec<_>, _>>()?;
+    let mut items = tx.query_map(&sql, args![now, now + lease_secs, limit as i64, node], |row| item(&row)).await?;
     items.sort_by_key(|i| (i.next_attempt, i.id));
     Ok(items)
 }
@@ -125,17 +124,22 @@ pub async fn hold(tx: &mut Tx<'_>, id: i64, next_attempt: i64, error: &str) -> R
 /// Rows in delivery order (for `rumble queue list` and `Mailman.getQueue`).
 pub async fn list(tx: &mut Tx<'_>, limit: u32) -> Result<Vec<QueueItem>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM queue ORDER BY next_attempt, id LIMIT ?1");
-    tx.query(&sql, args![limit as i64]).await?.iter().map(item).collect()
+    tx.query_map(&sql, args![limit as i64], |row| item(&row)).await
 }
 
 /// Remove finished rows of message `fid`; says whether other rows still
-/// need its spool file. Call it inside the transaction that records the
-/// outcome, so the answer cannot change before the commit.
+/// need its spool file (its body in the database goes when none does). Call
+/// it inside the transaction that records the outcome, so the answer cannot
+/// change before the commit.
 pub async fn finish(tx: &mut Tx<'_>, ids: &[i64], fid: &str) -> Result<bool, StoreError> {
     for &id in ids {
         complete(tx, id).await?;
     }
-    spool_in_use(tx, fid).await
+    let in_use = spool_in_use(tx, fid).await?;
+    if !in_use {
+        super::blobs::forget(tx, &[fid.to_string()]).await?;
+    }
+    Ok(in_use)
 }
 
 /// Does any queue row still need spool file `fid`?

@@ -215,8 +215,8 @@ impl<'c> Tx<'c> {
     }
 
     /// Column 0 of every row.
-    pub async fn column<T: FromValue>(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<T>, StoreError> {
-        self.query(sql, params).await?.iter().map(|r| r.get(0)).collect()
+    pub async fn column<T: FromValue + Send>(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<T>, StoreError> {
+        self.query_map(sql, params, |row| row.get(0)).await
     }
 
     /// How many rows a statement changed.
