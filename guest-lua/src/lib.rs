@@ -7,6 +7,10 @@ wit_bindgen::generate!({ world: "plugin", path: "../wit" });
 mod api;
 mod chunks;
 mod codec;
+mod control;
+mod kv;
+mod mailman;
+mod network;
 mod paths;
 mod session;
 
@@ -131,6 +135,10 @@ fn new_lua(cfg: &ScriptConfig) -> mlua::Result<Lua> {
     chunks::install(&lua)?;
     paths::install(&lua, cfg)?;
     api::install(&lua, cfg)?;
+    control::install(&lua)?;
+    mailman::install(&lua)?;
+    network::install(&lua)?;
+    kv::install(&lua)?;
     session::install(&lua)?;
     plain_errors(&lua)?;
     Ok(lua)
@@ -159,7 +167,7 @@ fn plain_errors(lua: &Lua) -> mlua::Result<()> {
     })?;
     let wrap: mlua::Function = lua.load(RAISE_PLAIN).set_name("=sandbox").call(message)?;
     let globals = lua.globals();
-    for table in ["Rumble", "file"] {
+    for table in ["Rumble", "file", "Mailman", "network", "kv"] {
         wrap_functions(&globals.get::<mlua::Table>(table)?, &wrap, None)?;
     }
     let string: mlua::Table = globals.get("string")?;

@@ -76,13 +76,7 @@ async fn service_states_follow_rumble() {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest-cache");
     let runtime = Runtime::new(Some(&cache)).unwrap();
     let services = ServiceManager::new([127, 0, 0, 1].into());
-    let env = Arc::new(ServerEnv {
-        config: None,
-        base_dir: dir.path().to_path_buf(),
-        started: Instant::now(),
-        services: services.clone(),
-        print_to_stdout: true,
-    });
+    let env = Arc::new(ServerEnv::new(dir.path().to_path_buf(), services.clone(), true));
     let spec = ScriptSpec {
         name: "hello".into(),
         path_written: script_path.display().to_string(),

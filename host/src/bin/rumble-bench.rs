@@ -29,10 +29,7 @@ async fn main() -> Result<()> {
     let loaded = config::load_str("ServerName bench.test\n", &conf, &dir)?;
     let env = Arc::new(ServerEnv {
         config: Some(Arc::new(loaded.raw)),
-        base_dir: dir.clone(),
-        started: Instant::now(),
-        services: ServiceManager::new([127, 0, 0, 1].into()),
-        print_to_stdout: true,
+        ..ServerEnv::new(dir.clone(), ServiceManager::new([127, 0, 0, 1].into()), true)
     });
     let spec = ScriptSpec {
         name: "bench".into(),

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -44,11 +43,10 @@ pub async fn run(args: ScriptRunArgs, config: Option<PathBuf>) -> Result<ExitCod
     let bind = loaded.as_ref().map(|l| l.settings.bind_to_address);
     let services = ServiceManager::new(bind.unwrap_or([127, 0, 0, 1].into()));
     let env = Arc::new(ServerEnv {
+        config_path: config.clone(),
+        settings: loaded.as_ref().map(|l| Arc::new(l.settings.clone())),
         config: loaded.map(|l| Arc::new(l.raw)),
-        base_dir,
-        started: Instant::now(),
-        services: services.clone(),
-        print_to_stdout: true,
+        ..ServerEnv::new(base_dir, services.clone(), true)
     });
     let runtime = Runtime::new(super::default_cache_dir().as_deref())?;
     let info = ScriptInfo { spec, env, args: args.args.clone(), folder: crate::plugins::FolderAccess::Readable };

@@ -64,10 +64,10 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let env = Arc::new(ServerEnv {
         config: Some(Arc::new(loaded.raw.clone())),
-        base_dir: std::path::absolute(&base_dir).unwrap_or(base_dir),
-        started: Instant::now(),
-        services: services.clone(),
-        print_to_stdout: false,
+        settings: Some(Arc::new(settings.clone())),
+        config_path: Some(path.to_path_buf()),
+        store: Some(store.clone()),
+        ..ServerEnv::new(std::path::absolute(&base_dir).unwrap_or(base_dir), services.clone(), false)
     });
     let queued = Arc::new(tokio::sync::Notify::new());
     let tls = load_tls(settings)?;
@@ -99,6 +99,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         match Script::load(runtime.clone(), info).await {
             Ok(script) => {
                 tracing::info!(target: "lua", "loaded script \"{}\" ({}) in {:?}", spec.name, spec.path_written, started.elapsed());
+                env.scripts.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&script));
                 scripts.push(script);
             }
             Err(e) => tracing::error!(

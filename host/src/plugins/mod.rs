@@ -11,9 +11,13 @@
 //! - `folders`: which scripts may read their own folder.
 
 pub mod bindings;
+mod control;
 pub mod engine;
 pub mod folders;
 pub mod host;
+mod kv;
+mod mailman;
+mod network;
 pub mod script;
 pub mod script_log;
 mod token_bucket;

@@ -49,12 +49,38 @@ const TABLE_OVERHEAD: usize = 12;
 pub struct ServerEnv {
     /// The parsed rumble.conf, for `Rumble.readConfig` (none for a bare `script run`).
     pub config: Option<Arc<crate::config::RawConfig>>,
+    /// The settings rumble.conf gave (none for a bare `script run`).
+    pub settings: Option<Arc<crate::config::Settings>>,
+    /// rumble.conf itself, for `Rumble.reloadConfiguration`.
+    pub config_path: Option<PathBuf>,
     /// rumble.conf's folder: relative paths in scripts resolve against it.
     pub base_dir: PathBuf,
     pub started: Instant,
     pub services: Arc<crate::services::ServiceManager>,
+    /// The store `Mailman.*` and `kv.*` go through (none for a bare `script run`).
+    pub store: Option<crate::store::Store>,
+    /// Every loaded script, in LoadScript order, for `Rumble.listModules`.
+    pub scripts: Mutex<Vec<Weak<Script>>>,
     /// `print` to the terminal (`rumble script run`) instead of the log.
     pub print_to_stdout: bool,
+}
+
+impl ServerEnv {
+    /// An environment with no config, store or settings: `rumble script run`
+    /// without a config, the benchmarks and the tests fill in what they need.
+    pub fn new(base_dir: PathBuf, services: Arc<crate::services::ServiceManager>, print_to_stdout: bool) -> ServerEnv {
+        ServerEnv {
+            config: None,
+            settings: None,
+            config_path: None,
+            base_dir,
+            started: Instant::now(),
+            services,
+            store: None,
+            scripts: Mutex::new(Vec::new()),
+            print_to_stdout,
+        }
+    }
 }
 
 /// Where a script may read its own folder: the whole folder, or nothing but
