@@ -8,6 +8,7 @@ mod api;
 mod chunks;
 mod codec;
 mod control;
+mod hooks;
 mod kv;
 mod mailman;
 mod network;
@@ -29,6 +30,8 @@ pub(crate) struct State {
     /// instance runs the same top level, so the n-th call has the same id in
     /// all of them; the host refers to handlers by that id.
     pub handlers: Vec<mlua::RegistryKey>,
+    /// Functions passed to `Rumble.setHook`, numbered the same way.
+    pub hooks: Vec<mlua::RegistryKey>,
 }
 
 thread_local! {
@@ -68,6 +71,18 @@ impl Guest for Component {
         result
     }
 
+    fn run_hook(
+        handler: u32,
+        session: HookSession,
+        facts: SessionFacts,
+        command: Option<CommandFacts>,
+        msg: Option<Message>,
+    ) -> Result<Verdict, String> {
+        let result = hooks::run(handler, session, facts, command, msg);
+        flush_stdout();
+        result
+    }
+
     fn eval(code: String) -> Result<String, String> {
         let result = eval(&code);
         flush_stdout();
@@ -85,6 +100,7 @@ fn load_script(cfg: ScriptConfig) -> Result<(), String> {
             name: cfg.name,
             first: cfg.first,
             handlers: Vec::new(),
+            hooks: Vec::new(),
         })
     });
     // Text only, like `load` inside (see chunks.rs): a precompiled script
@@ -136,6 +152,7 @@ fn new_lua(cfg: &ScriptConfig) -> mlua::Result<Lua> {
     paths::install(&lua, cfg)?;
     api::install(&lua, cfg)?;
     control::install(&lua)?;
+    hooks::install(&lua)?;
     mailman::install(&lua)?;
     network::install(&lua)?;
     kv::install(&lua)?;
@@ -175,7 +192,11 @@ fn plain_errors(lua: &Lua) -> mlua::Result<()> {
     wrap_functions(&globals.get::<mlua::Table>("os")?, &wrap, Some(&["exit", "tmpname", "clock", "setlocale"]))?;
     wrap_functions(&globals, &wrap, Some(&["print"]))?;
     let methods: mlua::Table = lua.named_registry_value::<mlua::Table>(session::METHODS)?.get("__index")?;
-    wrap_functions(&methods, &wrap, None)
+    wrap_functions(&methods, &wrap, None)?;
+    for methods in hooks::method_tables(lua)? {
+        wrap_functions(&methods, &wrap, None)?;
+    }
+    Ok(())
 }
 
 fn wrap_functions(t: &mlua::Table, wrap: &mlua::Function, only: Option<&[&str]>) -> mlua::Result<()> {

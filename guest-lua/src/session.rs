@@ -37,26 +37,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     methods.set(
         "send",
         lua.create_function(|_, (_this, args): (Value, Variadic<Value>)| {
-            let skip_len = args.len() == 2
-                && matches!(args[0], Value::Integer(_) | Value::Number(_))
-                && matches!(args[1], Value::String(_));
-            let mut data = Vec::new();
-            for (i, v) in args.iter().enumerate() {
-                if i == 0 && skip_len {
-                    continue;
-                }
-                match v {
-                    Value::String(s) => data.extend_from_slice(&s.as_bytes()),
-                    Value::Integer(n) => data.extend_from_slice(n.to_string().as_bytes()),
-                    Value::Number(n) => data.extend_from_slice(n.to_string().as_bytes()),
-                    other => {
-                        return Err(mlua::Error::runtime(format!(
-                            "session:send: cannot send a {}",
-                            other.type_name()
-                        )));
-                    }
-                }
-            }
+            let data = send_bytes(&args)?;
             Ok(with_connection(|c| c.send(&data))?.is_ok())
         })?,
     )?;
@@ -97,6 +78,28 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     let meta = lua.create_table()?;
     meta.set("__index", methods)?;
     lua.set_named_registry_value(METHODS, meta)
+}
+
+/// The bytes `session:send(...)` sends: each argument in turn, except that
+/// Rumble's binary form `send(n, data)` ignores the length.
+pub(crate) fn send_bytes(args: &[Value]) -> mlua::Result<Vec<u8>> {
+    let skip_len =
+        args.len() == 2 && matches!(args[0], Value::Integer(_) | Value::Number(_)) && matches!(args[1], Value::String(_));
+    let mut data = Vec::new();
+    for (i, v) in args.iter().enumerate() {
+        if i == 0 && skip_len {
+            continue;
+        }
+        match v {
+            Value::String(s) => data.extend_from_slice(&s.as_bytes()),
+            Value::Integer(n) => data.extend_from_slice(n.to_string().as_bytes()),
+            Value::Number(n) => data.extend_from_slice(n.to_string().as_bytes()),
+            other => {
+                return Err(mlua::Error::runtime(format!("session:send: cannot send a {}", other.type_name())));
+            }
+        }
+    }
+    Ok(data)
 }
 
 /// Call handler `id` with a fresh session table for `conn`.

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod hooks;
 pub mod imap;
 pub mod lineio;
 pub mod log;

@@ -71,7 +71,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     });
     let queued = Arc::new(tokio::sync::Notify::new());
     let tls = load_tls(settings)?;
-    start_smtp(settings, &store, &services, tls.clone(), queued.clone()).await?;
+    start_smtp(settings, &store, &services, tls.clone(), queued.clone(), env.hooks.clone()).await?;
     start_pop3(settings, &store, &services, tls.clone()).await?;
     start_imap(settings, &store, &services, tls.clone()).await?;
     let mailman = MailmanConfig {
@@ -199,6 +199,7 @@ async fn start_smtp(
     services: &ServiceManager,
     tls: Option<Arc<rustls::ServerConfig>>,
     queued: Arc<Notify>,
+    hooks: Arc<crate::plugins::HookRegistry>,
 ) -> Result<()> {
     let ctx = Arc::new(SmtpContext {
         server_name: s.server_name.clone(),
@@ -217,6 +218,7 @@ async fn start_smtp(
         enforce_sender_login: s.enforce_sender_login,
         queued,
         max_per_ip: s.max_connections_per_ip,
+        hooks,
     });
     let listeners = [("smtp", &s.smtp, smtp::MX), ("submission", &s.submission, smtp::SUBMISSION), ("smtps", &s.smtps, smtp::SMTPS)];
     for (name, listener, kind) in listeners {

@@ -17,7 +17,7 @@ pub use grants::{Capability, CapabilityError, GrantSet, parse_capability};
 pub use parse::{ConfigError, Entry, ErrorKind, RawConfig, parse_file, parse_str};
 pub use settings::{
     DEFAULT_MAX_CONNECTIONS_PER_IP,
-    DatabaseEngine, Listener, MessageStore, ModuleSpec, MySqlSettings, PostgresSettings, ScriptLimits, ScriptSpec, Secret, Settings,
+    DatabaseEngine, Listener, MessageStore, ModuleSpec, MySqlSettings, OnError, PostgresSettings, ScriptLimits, ScriptSpec, Secret, Settings,
     Warning, from_raw,
 };
 

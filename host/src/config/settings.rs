@@ -178,6 +178,22 @@ pub struct ScriptLimits {
     pub cpu_share_permille: u32,
     /// Log lines per second the script may write (`ScriptLogRate`, default 50).
     pub log_rate: u32,
+    /// What a hook that fails (error, stopped, no instance in time) answers
+    /// (`ScriptOnError continue|tempfail`, default continue).
+    pub on_error: OnError,
+    /// How long a hook waits for a free instance (`ScriptHookWait`, default 5s).
+    pub hook_wait: Duration,
+    /// Most bytes of a message `msg:body()` hands a hook (`ScriptBodyLimit`, default 1M).
+    pub body_limit: u64,
+}
+
+/// A failed hook's fail-safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// As if the hook had said "okay": mail keeps flowing.
+    Continue,
+    /// The protocol's temporary failure: the client retries later.
+    TempFail,
 }
 
 impl Default for ScriptLimits {
@@ -192,6 +208,9 @@ impl Default for ScriptLimits {
             calls: 1,
             cpu_share_permille: 500,
             log_rate: 50,
+            on_error: OnError::Continue,
+            hook_wait: Duration::from_secs(5),
+            body_limit: MIB,
         }
     }
 }
@@ -404,6 +423,9 @@ const KNOWN: &[&str] = &[
     "ScriptCallsPerInstance",
     "ScriptCPUShare",
     "ScriptLogRate",
+    "ScriptOnError",
+    "ScriptHookWait",
+    "ScriptBodyLimit",
     "ScriptLimit",
     "Grant",
     "DNSServer",
@@ -934,10 +956,13 @@ enum LimitKind {
     Calls,
     Share,
     LogRate,
+    OnError,
+    HookWait,
+    Body,
 }
 
 impl LimitKind {
-    const ALL: [LimitKind; 9] = [
+    const ALL: [LimitKind; 12] = [
         LimitKind::Cpu,
         LimitKind::Memory,
         LimitKind::Instances,
@@ -947,6 +972,9 @@ impl LimitKind {
         LimitKind::Calls,
         LimitKind::Share,
         LimitKind::LogRate,
+        LimitKind::OnError,
+        LimitKind::HookWait,
+        LimitKind::Body,
     ];
 
     fn word(self) -> &'static str {
@@ -960,6 +988,9 @@ impl LimitKind {
             LimitKind::Calls => "calls",
             LimitKind::Share => "share",
             LimitKind::LogRate => "log-rate",
+            LimitKind::OnError => "onerror",
+            LimitKind::HookWait => "hook-wait",
+            LimitKind::Body => "body",
         }
     }
 
@@ -975,6 +1006,9 @@ impl LimitKind {
             LimitKind::Calls => "ScriptCallsPerInstance",
             LimitKind::Share => "ScriptCPUShare",
             LimitKind::LogRate => "ScriptLogRate",
+            LimitKind::OnError => "ScriptOnError",
+            LimitKind::HookWait => "ScriptHookWait",
+            LimitKind::Body => "ScriptBodyLimit",
         }
     }
 
@@ -990,6 +1024,9 @@ impl LimitKind {
             LimitKind::Calls => "a number of calls per instance 1-1000000000",
             LimitKind::Share => "a share of one core such as 0.5, 2 or 50%, from 0.01 to 64",
             LimitKind::LogRate => "a number of lines per second 1-100000",
+            LimitKind::OnError => "continue or tempfail",
+            LimitKind::HookWait => "a duration such as 500ms, 5s or 5000 (milliseconds), from 1ms to 10m",
+            LimitKind::Body => "a size such as 65536, 512K or 8M, from 0 to 1G",
         }
     }
 
@@ -1018,7 +1055,18 @@ impl LimitKind {
             LimitKind::Calls => in_range(text, 1..=1_000_000_000u32).map(|n| limits.calls = n).is_some(),
             LimitKind::Share => parse_share(text).map(|n| limits.cpu_share_permille = n).is_some(),
             LimitKind::LogRate => in_range(text, 1..=100_000u32).map(|n| limits.log_rate = n).is_some(),
+            LimitKind::OnError => parse_on_error(text).map(|v| limits.on_error = v).is_some(),
+            LimitKind::HookWait => ms(Duration::from_secs(600)).map(|d| limits.hook_wait = d).is_some(),
+            LimitKind::Body => parse_size(text).filter(|n| *n <= GIB).map(|n| limits.body_limit = n).is_some(),
         }
+    }
+}
+
+fn parse_on_error(text: &str) -> Option<OnError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "continue" => Some(OnError::Continue),
+        "tempfail" => Some(OnError::TempFail),
+        _ => None,
     }
 }
 

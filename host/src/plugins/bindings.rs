@@ -7,6 +7,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     with: {
         "rumble:plugin/session.connection": super::session::ConnectionState,
+        "rumble:plugin/hooks.hook-session": super::hooks::HookSessionState,
+        "rumble:plugin/hooks.message": super::hooks::MessageState,
     },
 });
 

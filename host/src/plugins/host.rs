@@ -27,6 +27,8 @@ pub struct HostState {
     pub log: Arc<ScriptLog>,
     /// For `create-service`, which hands the script itself to the listener.
     pub script: Weak<Script>,
+    /// The script's top level is running (hooks register only then).
+    pub loading: bool,
 }
 
 impl WasiView for HostState {
@@ -167,7 +169,7 @@ impl ResourceLimiter for MemoryLimiter {
 
 impl HostState {
     /// Log (within the script's log rate) and build the `denied` error.
-    fn deny(&self, capability: String) -> HostError {
+    pub(super) fn deny(&self, capability: String) -> HostError {
         self.log.denial(&capability);
         HostError::Denied(capability)
     }

@@ -14,6 +14,7 @@ pub mod bindings;
 mod control;
 pub mod engine;
 pub mod folders;
+pub mod hooks;
 pub mod host;
 mod kv;
 mod mailman;
@@ -35,6 +36,7 @@ use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 pub use bindings::PluginPre;
+pub use hooks::HookRegistry;
 pub use script::{FolderAccess, Script, ScriptError, ScriptInfo, ServerEnv, StopReason};
 
 use host::HostState;

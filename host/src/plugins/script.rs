@@ -61,6 +61,8 @@ pub struct ServerEnv {
     pub store: Option<crate::store::Store>,
     /// Every loaded script, in LoadScript order, for `Rumble.listModules`.
     pub scripts: Mutex<Vec<Weak<Script>>>,
+    /// The hooks scripts registered; protocols fire their points into it.
+    pub hooks: Arc<super::HookRegistry>,
     /// `print` to the terminal (`rumble script run`) instead of the log.
     pub print_to_stdout: bool,
 }
@@ -78,6 +80,7 @@ impl ServerEnv {
             services,
             store: None,
             scripts: Mutex::new(Vec::new()),
+            hooks: super::HookRegistry::new(),
             print_to_stdout,
         }
     }
@@ -109,6 +112,8 @@ pub enum ScriptError {
     Stopped(StopReason),
     /// The host could not set up or reach the instance.
     Host(anyhow::Error),
+    /// Every instance stayed busy for this long.
+    NoInstance(Duration),
 }
 
 #[derive(Debug)]
@@ -137,6 +142,7 @@ impl fmt::Display for ScriptError {
                 write!(f, "stopped: {}", crate::log::clean(msg, crate::log::MAX_LINE))
             }
             ScriptError::Host(e) => write!(f, "host error: {e:#}"),
+            ScriptError::NoInstance(wait) => write!(f, "no free instance within {} ms", wait.as_millis()),
         }
     }
 }
@@ -252,6 +258,43 @@ impl Script {
         .await
     }
 
+    /// Run hook handler `handler` at the point `call`; its verdict and what
+    /// it sent. Waits at most the script's `hook-wait` for an instance.
+    pub async fn run_hook(
+        &self,
+        handler: u32,
+        call: &crate::hooks::HookCall<'_>,
+    ) -> Result<(crate::hooks::Verdict, Vec<u8>), ScriptError> {
+        let me = self.upgrade()?;
+        let input = super::hooks::HookInput::new(call, me.info.spec.limits.body_limit);
+        on_guest(async move {
+            let wait = me.info.spec.limits.hook_wait;
+            let Ok(permit) = tokio::time::timeout(wait, me.permits.acquire()).await else {
+                return Err(ScriptError::NoInstance(wait));
+            };
+            let _permit = permit.expect("semaphore is never closed");
+            let mut inst = me.checkout().await?;
+            let table = &mut inst.store.data_mut().table;
+            let session = table.push(input.session).map_err(|e| ScriptError::Host(e.into()))?;
+            let message = match input.message {
+                Some(m) => Some(table.push(m).map_err(|e| ScriptError::Host(e.into()))?),
+                None => None,
+            };
+            me.arm_budget(&mut inst.store);
+            let result = inst
+                .plugin
+                .call_run_hook(&mut inst.store, handler, session, &input.facts, input.command.as_ref(), message)
+                .await;
+            // Hook calls do not count toward `calls`: they are many per
+            // connection, and what a hook keeps in globals stays within its
+            // own script.
+            let verdict = me.finish_call(inst, result, false)?;
+            let sent = std::mem::take(&mut *input.sent.lock().unwrap_or_else(|e| e.into_inner()));
+            Ok((super::hooks::verdict(verdict), sent))
+        })
+        .await
+    }
+
     fn upgrade(&self) -> Result<Arc<Script>, ScriptError> {
         self.me.upgrade().ok_or_else(|| ScriptError::Host(anyhow::anyhow!("script is shutting down")))
     }
@@ -325,7 +368,9 @@ impl Script {
         let mut inst = Instance { store, plugin, calls: 0, idle_since: Instant::now() };
         let config = self.script_config(first);
         self.arm_budget(&mut inst.store);
+        inst.store.data_mut().loading = true;
         let result = inst.plugin.call_load(&mut inst.store, &config).await;
+        inst.store.data_mut().loading = false;
         inst.store.data_mut().budget.pause();
         let inst_result = match result {
             Ok(Ok(())) => Ok(()),
@@ -370,6 +415,7 @@ impl Script {
             info: self.info.clone(),
             log: self.log.clone(),
             script: self.me.clone(),
+            loading: false,
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -409,11 +455,21 @@ impl Script {
 
     /// Give the instance back (or replace it) and map the result. A trapped
     /// instance, or one whose Lua state ran out of memory, is dropped.
-    fn finish<T>(&self, mut inst: Instance, result: wasmtime::Result<Result<T, String>>) -> Result<T, ScriptError> {
+    fn finish<T>(&self, inst: Instance, result: wasmtime::Result<Result<T, String>>) -> Result<T, ScriptError> {
+        self.finish_call(inst, result, true)
+    }
+
+    /// `finish`, where `counted` says whether the call counts toward the
+    /// instance's `calls`.
+    fn finish_call<T>(&self, mut inst: Instance, result: wasmtime::Result<Result<T, String>>, counted: bool) -> Result<T, ScriptError> {
         inst.store.data_mut().budget.pause();
         match result {
             Ok(Ok(v)) => {
-                self.recycle(inst);
+                if counted {
+                    self.recycle(inst);
+                } else {
+                    self.release(inst);
+                }
                 Ok(v)
             }
             Ok(Err(msg)) => {

@@ -13,7 +13,17 @@ use super::address::ReversePath;
 use super::command::{Body, MailParams};
 use super::data::{DataReader, Feed};
 use super::session::{Next, Session, Transaction};
+use crate::hooks::{MessageFacts, Verdict};
 use crate::store::spool;
+
+use std::sync::{Arc, Mutex};
+
+/// What the message hooks decided.
+enum MessageVerdict {
+    /// Store it (the spool file to commit), with the hooks' 2xx text if any.
+    Store(SpoolFile, Option<String>),
+    Refused(Verdict),
+}
 
 /// A message being streamed into its spool file. Dropped unfinished (a
 /// refused message, a broken connection), it removes its file.
@@ -119,8 +129,7 @@ impl Session {
             self.too_big().await?;
             return Ok(Next::Continue);
         }
-        self.accept_message(&tx, spool).await?;
-        Ok(Next::Continue)
+        self.accept_message(&tx, spool).await
     }
 
     /// One BDAT chunk. Its bytes are always read, even when the command is
@@ -167,13 +176,12 @@ impl Session {
             return Ok(Next::Continue);
         }
         let tx = self.tx.take().expect("still open");
-        self.accept_message(&tx, chunking.spool.take()).await?;
-        Ok(Next::Continue)
+        self.accept_message(&tx, chunking.spool.take()).await
     }
 
     /// Read exactly `size` bytes into `spool` (or nowhere); false if the
     /// client went away or stalled first.
-    async fn read_chunk(&mut self, size: u64, mut spool: Option<&mut SpoolFile>) -> std::io::Result<bool> {
+    pub(super) async fn read_chunk(&mut self, size: u64, mut spool: Option<&mut SpoolFile>) -> std::io::Result<bool> {
         let mut left = size;
         while left > 0 {
             self.flush_if_idle().await?;
@@ -210,17 +218,66 @@ impl Session {
         self.reply(552, "5.3.4", &format!("Message size exceeds fixed limit of {max} bytes")).await
     }
 
-    async fn accept_message(&mut self, tx: &Transaction, spool: Option<SpoolFile>) -> std::io::Result<()> {
+    async fn accept_message(&mut self, tx: &Transaction, spool: Option<SpoolFile>) -> std::io::Result<Next> {
         let Some(spool) = spool else {
-            return self.reply(451, "4.3.0", "Local error in processing, try again later").await;
+            self.reply(451, "4.3.0", "Local error in processing, try again later").await?;
+            return Ok(Next::Continue);
+        };
+        let (spool, reply) = match self.message_hooks(spool, tx).await {
+            Ok(MessageVerdict::Store(spool, reply)) => (spool, reply),
+            Ok(MessageVerdict::Refused(verdict)) => return self.answer(verdict).await,
+            Err(e) => {
+                tracing::error!(target: "smtp", "could not add headers to a message from {}: {e}", self.peer.ip());
+                self.reply(451, "4.3.0", "Local error in processing, try again later").await?;
+                return Ok(Next::Continue);
+            }
         };
         match self.commit_message(tx, spool).await {
-            Ok(fid) => self.reply(250, "2.0.0", &format!("OK queued as {fid}")).await,
+            Ok(fid) => match reply {
+                Some(text) if super::hooks::has_enhanced_code(text.trim()) => self.reply(250, "", text.trim()).await?,
+                Some(text) => self.reply(250, "2.0.0", text.trim()).await?,
+                None => self.reply(250, "2.0.0", &format!("OK queued as {fid}")).await?,
+            },
             Err(e) => {
                 tracing::error!(target: "smtp", "could not store a message from {}: {e}", self.peer.ip());
-                self.reply(451, "4.3.0", "Local error in processing, try again later").await
+                self.reply(451, "4.3.0", "Local error in processing, try again later").await?;
             }
         }
+        Ok(Next::Continue)
+    }
+
+    /// Run the `message` hooks on the received message. Headers they add
+    /// are put on top in a new spool file (the old one goes); a refusal
+    /// drops the message.
+    async fn message_hooks(&mut self, mut spool: SpoolFile, tx: &Transaction) -> std::io::Result<MessageVerdict> {
+        spool.file.flush().await?;
+        let path = spool::spool_path(&spool.storage, &spool.fid);
+        let size = spool.file.metadata().await?.len();
+        let facts = Arc::new(MessageFacts { path, size, added: Mutex::new(Vec::new()) });
+        let Some(outcome) = self.hook_message(facts.clone(), tx).await else {
+            return Ok(MessageVerdict::Store(spool, None));
+        };
+        self.write_sent(&outcome.sent);
+        let reply = match outcome.verdict {
+            Verdict::Okay => None,
+            // A 2xx keeps the message; the script's text replaces ours.
+            Verdict::Reply(r) if r.code < 400 => {
+                Some(r.text.chars().filter(|c| !c.is_control()).take(400).collect::<String>()).filter(|t| !t.trim().is_empty())
+            }
+            other => return Ok(MessageVerdict::Refused(other)),
+        };
+        let added = std::mem::take(&mut *facts.added.lock().unwrap_or_else(|e| e.into_inner()));
+        if added.is_empty() {
+            return Ok(MessageVerdict::Store(spool, reply));
+        }
+        let mut top = String::new();
+        for (name, value) in added {
+            top.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let mut copy = SpoolFile::create(&self.ctx.storage, top.as_bytes()).await?;
+        let mut old = tokio::fs::File::open(spool::spool_path(&spool.storage, &spool.fid)).await?;
+        tokio::io::copy(&mut old, &mut copy.file).await?;
+        Ok(MessageVerdict::Store(copy, reply))
     }
 
     /// Make the spool file durable, then add its queue rows in one

@@ -7,6 +7,7 @@
 pub mod address;
 pub mod command;
 pub mod data;
+mod hooks;
 mod message;
 mod session;
 
@@ -48,8 +49,9 @@ pub async fn start(
         write_limit: ctx.command_timeout,
     };
     let when_full = opening.when_full();
+    let service: Arc<str> = name.into();
     let handler = stream::protocol_handler(opening, move |stream, peer, secure, stats| {
-        Session::new(stream, peer, ctx.clone(), kind.port, secure, stats).run()
+        Session::new(stream, peer, ctx.clone(), (service.clone(), port), kind.port, secure, stats).run()
     })?;
     services.start_service(name.into(), port, max_sessions, None, handler, when_full).await
 }

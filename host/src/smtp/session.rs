@@ -24,6 +24,7 @@ use crate::sasl::{self as auth, Credentials};
 use super::command::{self, Command, MailParams};
 use super::message::Chunking;
 use crate::lineio::{self, LineRead};
+use crate::hooks::{HookSink, Notes, Reply};
 use crate::services::ServiceStats;
 use crate::store::{Store, StoreError, accounts};
 use crate::stream::{self, BoxStream};
@@ -58,6 +59,8 @@ pub struct SmtpContext {
     pub queued: Arc<tokio::sync::Notify>,
     /// `MaxConnectionsPerIP` (0 = no limit).
     pub max_per_ip: u32,
+    /// Where the hook points go (scripts' `Rumble.setHook`).
+    pub hooks: Arc<dyn HookSink>,
 }
 
 /// Which listener a session came in on.
@@ -88,6 +91,15 @@ pub struct Session {
     pub(super) ctx: Arc<SmtpContext>,
     pub(super) peer: SocketAddr,
     pub(super) stats: Arc<ServiceStats>,
+    /// The listener's service name and port, for hooks.
+    pub(super) service: Arc<str>,
+    pub(super) local_port: u16,
+    /// What hooks keep with this connection (`session:set`).
+    pub(super) notes: Arc<std::sync::Mutex<Notes>>,
+    /// The last reply decided, and where it starts in `out` while unsent:
+    /// an after-hook sees it and may replace it.
+    pub(super) last_reply: Option<Reply>,
+    last_reply_at: Option<usize>,
     port: Port,
     pub(super) tls: bool,
     pub(super) helo: Option<String>,
@@ -124,12 +136,17 @@ enum Recipient {
 
 impl Session {
     /// `tls` says the stream is already encrypted (implicit-TLS port).
-    pub fn new(stream: BoxStream, peer: SocketAddr, ctx: Arc<SmtpContext>, port: Port, tls: bool, stats: Arc<ServiceStats>) -> Self {
+    pub fn new(stream: BoxStream, peer: SocketAddr, ctx: Arc<SmtpContext>, listener: (Arc<str>, u16), port: Port, tls: bool, stats: Arc<ServiceStats>) -> Self {
         Session {
             io: BufReader::new(stream),
             ctx,
             peer,
             stats,
+            service: listener.0,
+            local_port: listener.1,
+            notes: Arc::default(),
+            last_reply: None,
+            last_reply_at: None,
             port,
             tls,
             helo: None,
@@ -145,12 +162,19 @@ impl Session {
     pub async fn run(mut self) -> std::io::Result<()> {
         let result = self.serve().await;
         let flushed = self.flush_out().await;
+        self.hook_close().await;
         result.and(flushed)
     }
 
     async fn serve(&mut self) -> std::io::Result<()> {
-        let greeting = format!("220 {} ESMTP Rumble ready", self.ctx.server_name);
-        self.reply_line(&greeting).await?;
+        match self.hook_accept().await? {
+            None => {
+                let greeting = format!("220 {} ESMTP Rumble ready", self.ctx.server_name);
+                self.reply_line(&greeting).await?;
+            }
+            Some(Next::Close) => return Ok(()),
+            Some(Next::Continue) => {}
+        }
         loop {
             let line = match self.read_line().await? {
                 Line::Text(l) => l,
@@ -164,13 +188,19 @@ impl Session {
                     return self.reply(421, "4.4.2", &text).await;
                 }
             };
-            let next = match command::parse(&line, self.utf8_allowed()) {
-                Ok(cmd) => self.dispatch(cmd).await?,
-                Err(e) => {
-                    let (code, status, text) = e.reply();
-                    self.error(code, status, &text).await?;
-                    Next::Continue
-                }
+            let parsed = command::parse(&line, self.utf8_allowed());
+            let facts = self.command_facts(&line, &parsed);
+            let next = match &facts {
+                Some(facts) => match self.hook_before(facts, &parsed).await? {
+                    Some(next) => next,
+                    None => {
+                        let taken = self.taken();
+                        self.last_reply = None;
+                        let next = self.run_command(parsed).await?;
+                        self.hook_after(facts.clone(), taken, next).await?
+                    }
+                },
+                None => self.run_command(parsed).await?,
             };
             if self.errors >= self.ctx.max_errors {
                 tracing::warn!(target: "smtp", "{}: {} bad commands; session closed", self.peer.ip(), self.errors);
@@ -179,6 +209,34 @@ impl Session {
             if matches!(next, Next::Close) {
                 return Ok(());
             }
+        }
+    }
+
+    async fn run_command(&mut self, parsed: Result<Command, command::CommandError>) -> std::io::Result<Next> {
+        match parsed {
+            Ok(cmd) => self.dispatch(cmd).await,
+            Err(e) => {
+                let (code, status, text) = e.reply();
+                self.error(code, status, &text).await?;
+                Ok(Next::Continue)
+            }
+        }
+    }
+
+    /// Bytes scripts sent with `session:send`, before the next reply.
+    pub(super) fn write_sent(&mut self, sent: &[u8]) {
+        self.out.extend_from_slice(sent);
+    }
+
+    /// Take the last reply out of the unsent replies; false when it was
+    /// already sent.
+    pub(super) fn take_back_last_reply(&mut self) -> bool {
+        match self.last_reply_at.take() {
+            Some(at) => {
+                self.out.truncate(at);
+                true
+            }
+            None => false,
         }
     }
 
@@ -514,6 +572,7 @@ impl Session {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
+        self.last_reply_at = None;
         let w = self.io.get_mut();
         w.write_all(&out).await?;
         w.flush().await
@@ -542,6 +601,8 @@ impl Session {
     }
 
     async fn multiline(&mut self, code: u16, lines: &[String]) -> std::io::Result<()> {
+        self.last_reply_at = Some(self.out.len());
+        self.last_reply = Some(Reply { code, text: lines.join("\n") });
         for (i, l) in lines.iter().enumerate() {
             let sep = if i + 1 == lines.len() { ' ' } else { '-' };
             self.out.extend_from_slice(format!("{code}{sep}{l}\r\n").as_bytes());
@@ -550,6 +611,9 @@ impl Session {
     }
 
     async fn reply_line(&mut self, line: &str) -> std::io::Result<()> {
+        self.last_reply_at = Some(self.out.len());
+        let code = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        self.last_reply = Some(Reply { code, text: line.get(4..).unwrap_or("").to_string() });
         self.out.extend_from_slice(line.as_bytes());
         self.out.extend_from_slice(b"\r\n");
         Ok(())

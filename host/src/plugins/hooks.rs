@@ -1,0 +1,410 @@
+//! Hooks on the plugin side: `Rumble.setHook` (the `hooks` WIT import),
+//! the resources a hook gets (its connection, the received message), and
+//! [`HookRegistry`], the [`HookSink`] protocols fire their points into.
+//!
+//! Hooks run in LoadScript order (scripts load one after another, and a
+//! script registers hooks only while it loads); the first answer other
+//! than okay ends the chain. A hook that fails takes its script's
+//! fail-safe (`ScriptLimit <script> onerror continue|tempfail`).
+
+use std::io::Read;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use wasmtime::component::Resource;
+
+use super::bindings::rumble::plugin::hooks as wit;
+use super::bindings::{HostError, Level};
+use super::host::HostState;
+use super::script::{Script, ScriptError};
+use crate::config::OnError;
+use crate::hooks::{
+    CommandFacts, HookCall, HookFuture, HookSink, MessageFacts, NoteValue, Notes, Outcome, Protocol, Reply,
+    SessionFacts, Verdict, When,
+};
+
+/// Bytes one hook call may queue with `session:send`.
+const MAX_SENT: usize = 64 * 1024;
+/// Most of a message's header section a hook's `msg:header()` reads.
+const MAX_HEADER_BYTES: u64 = 1024 * 1024;
+/// Headers one message may get from hooks, all scripts together.
+const MAX_ADDED_HEADERS: usize = 64;
+
+/// A hook's view of its connection (a WIT resource).
+pub struct HookSessionState {
+    notes: Arc<Mutex<Notes>>,
+    sent: Arc<Mutex<Vec<u8>>>,
+}
+
+/// The message of a `message` hook (a WIT resource).
+pub struct MessageState {
+    facts: Arc<MessageFacts>,
+    body_limit: u64,
+    /// Decoded header fields, read on first use.
+    headers: Option<Vec<(String, String)>>,
+}
+
+struct Registered {
+    script: Weak<Script>,
+    handler: u32,
+    service: String,
+    when: When,
+    /// None: every verb (`"*"`).
+    verb: Option<String>,
+}
+
+impl Registered {
+    fn matches(&self, service: &str, when: When, verb: &str) -> bool {
+        self.when == when && self.service == service && self.verb.as_deref().is_none_or(|v| v == verb)
+    }
+}
+
+/// Every hook scripts registered, in registration (= LoadScript) order.
+#[derive(Default)]
+pub struct HookRegistry {
+    hooks: RwLock<Vec<Registered>>,
+}
+
+impl HookRegistry {
+    pub fn new() -> Arc<HookRegistry> {
+        Arc::new(HookRegistry::default())
+    }
+
+    fn add(&self, hook: Registered) {
+        self.hooks.write().unwrap_or_else(|e| e.into_inner()).push(hook);
+    }
+
+    /// The scripts and handlers of one point, in order.
+    fn matching(&self, service: &str, when: When, verb: &str) -> Vec<(Arc<Script>, u32)> {
+        let hooks = self.hooks.read().unwrap_or_else(|e| e.into_inner());
+        hooks
+            .iter()
+            .filter(|h| h.matches(service, when, verb))
+            .filter_map(|h| Some((h.script.upgrade()?, h.handler)))
+            .collect()
+    }
+}
+
+impl HookSink for HookRegistry {
+    fn wants(&self, service: &str, when: When, verb: &str) -> bool {
+        let hooks = self.hooks.read().unwrap_or_else(|e| e.into_inner());
+        hooks.iter().any(|h| h.matches(service, when, verb))
+    }
+
+    fn run<'a>(&'a self, call: HookCall<'a>) -> HookFuture<'a> {
+        Box::pin(async move {
+            let verb = call.command.map_or("", |c| c.verb.as_str());
+            let mut sent = Vec::new();
+            for (script, handler) in self.matching(&call.session.service, call.when, verb) {
+                let result = script.run_hook(handler, &call).await;
+                let verdict = match result {
+                    Ok((verdict, bytes)) => {
+                        sent.extend(bytes);
+                        verdict
+                    }
+                    Err(e) => fail_safe(&script, &call, &e),
+                };
+                // Close hooks cannot change anything: every one runs.
+                if verdict != Verdict::Okay && call.when != When::Close {
+                    return Outcome { verdict, sent };
+                }
+            }
+            Outcome { verdict: Verdict::Okay, sent }
+        })
+    }
+}
+
+/// A failed hook answers as its script's `onerror` says; logged (within the
+/// script's log rate) with script, point and reason.
+fn fail_safe(script: &Script, call: &HookCall<'_>, e: &ScriptError) -> Verdict {
+    let point = match call.command {
+        Some(c) => format!("{} {} {}", call.session.service, call.when.name(), c.verb),
+        None => format!("{} {}", call.session.service, call.when.name()),
+    };
+    let on_error = script.info.spec.limits.on_error;
+    let action = match on_error {
+        OnError::Continue => "continuing",
+        OnError::TempFail => "answering with a temporary failure",
+    };
+    script.log.write(Level::Error, &format!("hook {point} failed: {e}; {action} (onerror)"));
+    match on_error {
+        OnError::Continue => Verdict::Okay,
+        OnError::TempFail => Verdict::TempFail,
+    }
+}
+
+/// What `Script::run_hook` hands the guest.
+pub(super) struct HookInput {
+    pub facts: wit::SessionFacts,
+    pub command: Option<wit::CommandFacts>,
+    pub session: HookSessionState,
+    pub message: Option<MessageState>,
+    pub sent: Arc<Mutex<Vec<u8>>>,
+}
+
+impl HookInput {
+    pub(super) fn new(call: &HookCall<'_>, body_limit: u64) -> HookInput {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        HookInput {
+            facts: session_facts(call.session),
+            command: call.command.map(command_facts),
+            session: HookSessionState { notes: call.notes.clone(), sent: sent.clone() },
+            message: call.message.clone().map(|facts| MessageState { facts, body_limit, headers: None }),
+            sent,
+        }
+    }
+}
+
+/// The guest's answer as the protocols' verdict.
+pub(super) fn verdict(v: wit::Verdict) -> Verdict {
+    match v {
+        wit::Verdict::Okay => Verdict::Okay,
+        wit::Verdict::Failure => Verdict::Failure,
+        wit::Verdict::Ignore => Verdict::Ignore,
+        wit::Verdict::Reply(r) => Verdict::Reply(Reply { code: r.code, text: r.text }),
+    }
+}
+
+fn session_facts(s: &SessionFacts) -> wit::SessionFacts {
+    wit::SessionFacts {
+        address: s.address.clone(),
+        protocol: s.protocol.into(),
+        port: s.port,
+        local_port: s.local_port,
+        service: s.service.to_string(),
+        tls: s.tls,
+        helo: s.helo.clone(),
+        user: s.user.clone(),
+        sender: s.sender.clone(),
+        recipients: s.recipients.clone(),
+    }
+}
+
+fn command_facts(c: &CommandFacts) -> wit::CommandFacts {
+    wit::CommandFacts {
+        verb: c.verb.clone(),
+        args: c.args.clone(),
+        address: c.address.clone(),
+        params: c.params.clone(),
+        mailbox: c.mailbox.clone(),
+        reply: c.reply.as_ref().map(|r| wit::Reply { code: r.code, text: r.text.clone() }),
+    }
+}
+
+impl HostState {
+    /// Check and register one `Rumble.setHook`.
+    fn register_hook(&mut self, handler: u32, service: &str, when: &str, verb: Option<&str>) -> Result<(), HostError> {
+        if !self.loading {
+            return Err(HostError::Failed("Rumble.setHook works only while the script loads (at its top level)".into()));
+        }
+        let Some(protocol) = Protocol::of_service(service) else {
+            return Err(HostError::Invalid(format!(
+                "\"{service}\" isn't a known service - choices are: {}",
+                Protocol::SERVICES
+            )));
+        };
+        let when = When::parse(when)
+            .filter(|w| protocol.fires(*w))
+            .ok_or_else(|| HostError::Invalid(format!("\"{when}\" isn't a known hooking location for {service} - choices are: {}", points(protocol))))?;
+        let verb = match (when.takes_verb(), verb) {
+            (true, None | Some("*")) => None,
+            (true, Some(v)) if protocol.verbs().contains(&v) => Some(v.to_string()),
+            (true, Some(v)) => {
+                return Err(HostError::Invalid(format!(
+                    "\"{v}\" isn't a {service} command - choices are: *, {}",
+                    protocol.verbs().join(", ")
+                )));
+            }
+            (false, None) => None,
+            (false, Some(_)) => {
+                return Err(HostError::Invalid(format!("a command is named only for command and after hooks, not {}", when.name())));
+            }
+        };
+        if !self.info.spec.grants.allows_hook(service) {
+            return Err(self.deny(format!("hook {service}")));
+        }
+        let described = format!("hook {service} {}{}", when.name(), verb.as_deref().map(|v| format!(" {v}")).unwrap_or_default());
+        self.info.env.hooks.add(Registered { script: self.script.clone(), handler, service: service.into(), when, verb });
+        tracing::debug!(target: "lua", "script \"{}\" registered {described}", self.info.spec.name);
+        Ok(())
+    }
+}
+
+fn points(protocol: Protocol) -> String {
+    ["accept", "command", "after", "message", "close"]
+        .into_iter()
+        .filter(|w| When::parse(w).is_some_and(|w| protocol.fires(w)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl wit::Host for HostState {
+    async fn set_hook(
+        &mut self,
+        handler: u32,
+        service: String,
+        when: String,
+        verb: Option<String>,
+    ) -> wasmtime::Result<Result<(), HostError>> {
+        Ok(self.register_hook(handler, &service, &when, verb.as_deref()))
+    }
+}
+
+impl wit::HostHookSession for HostState {
+    async fn send(&mut self, s: Resource<HookSessionState>, data: Vec<u8>) -> wasmtime::Result<Result<(), HostError>> {
+        let state = self.table.get(&s)?;
+        let mut sent = state.sent.lock().unwrap_or_else(|e| e.into_inner());
+        if sent.len() + data.len() > MAX_SENT {
+            return Ok(Err(HostError::Invalid(format!("a hook may send at most {MAX_SENT} bytes"))));
+        }
+        sent.extend_from_slice(&data);
+        Ok(Ok(()))
+    }
+
+    async fn set(&mut self, s: Resource<HookSessionState>, key: String, value: Option<wit::Note>) -> wasmtime::Result<Result<(), HostError>> {
+        let state = self.table.get(&s)?;
+        let value = value.map(|v| match v {
+            wit::Note::Text(t) => NoteValue::Text(t),
+            wit::Note::Integer(i) => NoteValue::Integer(i),
+            wit::Note::Number(n) => NoteValue::Number(n),
+            wit::Note::Boolean(b) => NoteValue::Boolean(b),
+        });
+        let mut notes = state.notes.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(notes.set(&key, value).map_err(HostError::Invalid))
+    }
+
+    async fn get(&mut self, s: Resource<HookSessionState>, key: String) -> wasmtime::Result<Option<wit::Note>> {
+        let state = self.table.get(&s)?;
+        let notes = state.notes.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(notes.get(&key).map(|v| match v {
+            NoteValue::Text(t) => wit::Note::Text(t),
+            NoteValue::Integer(i) => wit::Note::Integer(i),
+            NoteValue::Number(n) => wit::Note::Number(n),
+            NoteValue::Boolean(b) => wit::Note::Boolean(b),
+        }))
+    }
+
+    async fn drop(&mut self, s: Resource<HookSessionState>) -> wasmtime::Result<()> {
+        self.table.delete(s)?;
+        Ok(())
+    }
+}
+
+impl wit::HostMessage for HostState {
+    async fn size(&mut self, m: Resource<MessageState>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&m)?.facts.size)
+    }
+
+    async fn header(&mut self, m: Resource<MessageState>, name: String) -> wasmtime::Result<Option<String>> {
+        let headers = self.message_headers(&m)?;
+        Ok(headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)).map(|(_, v)| v.clone()))
+    }
+
+    async fn headers(&mut self, m: Resource<MessageState>) -> wasmtime::Result<Vec<(String, String)>> {
+        self.message_headers(&m)
+    }
+
+    async fn body(&mut self, m: Resource<MessageState>, max: Option<u64>) -> wasmtime::Result<Vec<u8>> {
+        let state = self.table.get(&m)?;
+        let limit = max.unwrap_or(u64::MAX).min(state.body_limit);
+        self.budget.pause();
+        let bytes = read_prefix(&state.facts.path, limit);
+        self.budget.resume();
+        Ok(bytes)
+    }
+
+    async fn add_header(&mut self, m: Resource<MessageState>, name: String, value: String) -> wasmtime::Result<Result<(), HostError>> {
+        let state = self.table.get(&m)?;
+        if let Err(why) = check_header(&name, &value) {
+            return Ok(Err(HostError::Invalid(why)));
+        }
+        let mut added = state.facts.added.lock().unwrap_or_else(|e| e.into_inner());
+        if added.len() >= MAX_ADDED_HEADERS {
+            return Ok(Err(HostError::Invalid(format!("a message takes at most {MAX_ADDED_HEADERS} added headers"))));
+        }
+        added.push((name, value));
+        Ok(Ok(()))
+    }
+
+    async fn drop(&mut self, m: Resource<MessageState>) -> wasmtime::Result<()> {
+        self.table.delete(m)?;
+        Ok(())
+    }
+}
+
+impl HostState {
+    /// The message's header fields, decoded (RFC 2047) and unfolded.
+    fn message_headers(&mut self, m: &Resource<MessageState>) -> wasmtime::Result<Vec<(String, String)>> {
+        let state = self.table.get_mut(m)?;
+        if state.headers.is_none() {
+            let raw = read_prefix(&state.facts.path, MAX_HEADER_BYTES);
+            state.headers = Some(decode_headers(&raw));
+        }
+        Ok(state.headers.clone().unwrap_or_default())
+    }
+}
+
+fn decode_headers(raw: &[u8]) -> Vec<(String, String)> {
+    let parser = mail_parser::MessageParser::new().default_header_text();
+    let Some(message) = parser.parse_headers(raw) else { return Vec::new() };
+    message
+        .headers()
+        .iter()
+        .map(|h| {
+            let value = match h.value() {
+                mail_parser::HeaderValue::Text(t) => t.to_string(),
+                mail_parser::HeaderValue::TextList(l) => l.join(", "),
+                _ => String::new(),
+            };
+            (h.name().to_string(), value)
+        })
+        .collect()
+}
+
+/// At most `limit` bytes from the start of the file (nothing if it is gone).
+fn read_prefix(path: &std::path::Path, limit: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(limit).read_to_end(&mut out);
+    }
+    out
+}
+
+/// A header a script may add: an RFC 5322 field name, and a value with no
+/// line breaks (no header injection) of reasonable length.
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    let name_ok = !name.is_empty() && name.len() <= 76 && name.bytes().all(|b| (33..=126).contains(&b) && b != b':');
+    if !name_ok {
+        return Err(format!("bad header name \"{}\": printable ASCII without ':' or spaces", name.escape_debug()));
+    }
+    if value.contains(['\r', '\n', '\0']) {
+        return Err(format!("header {name}: the value may not contain CR, LF or NUL"));
+    }
+    if value.len() > 8192 {
+        return Err(format!("header {name}: the value is longer than 8192 bytes"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_headers_cannot_inject() {
+        assert!(check_header("X-Spam", "yes").is_ok());
+        assert!(check_header("X-Spam", "yes\r\nBcc: x@y").is_err());
+        assert!(check_header("X Spam", "yes").is_err());
+        assert!(check_header("X-Spam:", "yes").is_err());
+        assert!(check_header("", "yes").is_err());
+    }
+
+    #[test]
+    fn headers_are_decoded_in_order() {
+        let raw = b"Subject: =?utf-8?q?caf=C3=A9?=\r\nX-A: one\r\n two\r\nFrom: a@b.c\r\n\r\nbody";
+        let h = decode_headers(raw);
+        assert_eq!(h[0], ("Subject".into(), "caf\u{e9}".into()));
+        assert_eq!(h[1].0, "X-A");
+        assert!(h[1].1.contains("one") && h[1].1.contains("two"));
+        assert_eq!(h[2], ("From".into(), "a@b.c".into()));
+    }
+}

@@ -1,0 +1,238 @@
+"""Script hooks on SMTP, end to end: `Rumble.setHook` at accept, before and
+after commands (every verb, lines that do not parse), on the received
+message and at close, each return value observed with smtplib or a raw
+socket; hostile hooks under `onerror continue` and `tempfail`; and
+registration errors and denials."""
+
+import shutil
+import smtplib
+import socket
+import subprocess
+
+import pytest
+
+from conftest import LUA, Server, free_port, rumble_bin, write_config
+from mailstore import letter_bytes, letters, wait_letters, wait_until
+
+HERE = LUA / "hooks"
+DOMAIN = "hooks.test"
+
+
+def base_config(folder, port, body=""):
+    return (f"ServerName {DOMAIN}\nDataFolder {folder}/data\nStorageFolder {folder}/storage\n"
+            f"BindToAddress 127.0.0.1\nEnableSMTP 1\nSMTPPort {port}\nEnableSubmission 0\nEnableSMTPS 0\n"
+            f"AllowPlaintextAuth 1\n" + body)
+
+
+def setup_domain(folder, config_text, accounts=("ann", "bob")):
+    write_config(folder / "rumble.conf", config_text)
+    admin = [str(rumble_bin()), "--config", str(folder / "rumble.conf")]
+    commands = [["domain", "add", DOMAIN]] + [["account", "add", f"{a}@{DOMAIN}", "--password", "pw"] for a in accounts]
+    for args in commands:
+        r = subprocess.run(admin + args, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture(scope="module")
+def hooked(tmp_path_factory):
+    """One server with the guard, after, message and accept scripts, and the
+    hostile one twice (onerror continue, onerror tempfail)."""
+    folder = tmp_path_factory.mktemp("hooks")
+    for tag in "ct":
+        shutil.copy(HERE / "hostile.lua", folder / f"hostile_{tag}.lua")
+    port = free_port()
+    scripts = ""
+    for name in ("accept", "guard", "after", "message"):
+        scripts += f"LoadScript {HERE}/{name}.lua\nGrant {name} hook smtp\n"
+    for tag, mode in (("c", "continue"), ("t", "tempfail")):
+        scripts += (f"LoadScript {folder}/hostile_{tag}.lua\nGrant hostile_{tag} hook smtp\n"
+                    f"ScriptLimit hostile_{tag} onerror {mode}\nScriptLimit hostile_{tag} cpu 300ms\n"
+                    f"ScriptLimit hostile_{tag} memory 16M\n")
+    text = base_config(folder, port, scripts)
+    setup_domain(folder, text)
+    server = Server(folder, text)
+    yield server, port, folder
+    server.stop()
+
+
+def smtp(port, source=None):
+    s = smtplib.SMTP(timeout=30, source_address=(source, 0) if source else None)
+    s.connect("127.0.0.1", port)
+    return s
+
+
+def test_rcpt_command_hook_answers_instead_of_the_command(hooked):
+    _, port, folder = hooked
+    with smtp(port) as s:
+        s.ehlo("client.example.net")
+        assert s.mail("someone@example.net")[0] == 250
+        code, text = s.rcpt(f"reject-x@{DOMAIN}")
+        assert (code, text) == (550, f"5.7.1 no thanks reject-x@{DOMAIN}".encode())
+        code, text = s.rcpt(f"bare-x@{DOMAIN}")
+        assert code == 550 and text.startswith(b"5.7.1 Requested action not taken")
+        assert s.rcpt(f"temp-x@{DOMAIN}") == (451, b"4.7.1 later")
+        code, text = s.rcpt(f"ignore-x@{DOMAIN}")
+        assert (code, text) == (250, b"2.1.5 said by the script")
+        # A refused or ignored recipient is not taken: only ann gets it.
+        assert s.rcpt(f"ann@{DOMAIN}")[0] == 250
+        code, text = s.rcpt(f"facts-x@{DOMAIN}", options=["NOTIFY=NEVER"])
+        assert text == b"5.0.0 facts smtp 127.0.0.1 client.example.net someone@example.net 1 NEVER rcpt", text
+        assert s.data(b"Subject: plain\r\n\r\nhello\r\n")[0] == 250
+    got = wait_letters(folder, f"ann@{DOMAIN}", 1)
+    assert len(letters(folder)) == len(got)  # nobody else got one
+
+
+def test_failure_closes_with_421(hooked):
+    _, port, _ = hooked
+    with smtp(port) as s:
+        s.ehlo("client.example.net")
+        s.mail("someone@example.net")
+        code, text = s.rcpt(f"close-x@{DOMAIN}")
+        assert code == 421 and b"closing connection" in text
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            s.noop()
+
+
+def test_unknown_lines_pass_the_same_hooks(hooked):
+    _, port, _ = hooked
+    with smtp(port) as s:
+        s.ehlo("client.example.net")
+        assert s.docmd("XYZZY plugh now") == (502, b"5.5.1 hook saw unknown [plugh now]")
+
+
+def test_after_hooks_see_the_reply_and_can_take_it_back(hooked):
+    _, port, folder = hooked
+    before = len(letters(folder, f"bob@{DOMAIN}"))
+    ann = len(letters(folder, f"ann@{DOMAIN}"))
+    with smtp(port) as s:
+        s.ehlo("client.example.net")
+        assert s.mail("afterdeny@example.net")[0] == 250
+        assert s.rcpt(f"ann@{DOMAIN}")[0] == 250
+        assert s.rcpt(f"bob@{DOMAIN}") == (550, b"5.7.1 bob refused after 250")
+        code, text = s.noop()
+        # The after-* hook logged each verb with its code, except bob's RCPT:
+        # the refusal before it in LoadScript order ended that chain.
+        assert text == b"2.0.0 verbs ehlo:250 mail:250 rcpt:250", text
+        assert s.data(b"Subject: after\r\n\r\nhello\r\n")[0] == 250
+    got = wait_letters(folder, f"ann@{DOMAIN}", ann + 1)
+    assert b"Subject: after" in letter_bytes(folder, got[-1])
+    assert len(letters(folder, f"bob@{DOMAIN}")) == before
+
+
+def test_after_auth_guard_closes_after_two_failures(hooked):
+    _, port, _ = hooked
+    with smtp(port) as s:
+        s.ehlo("client.example.net")
+        with pytest.raises(smtplib.SMTPAuthenticationError) as e:
+            s.login(f"ann@{DOMAIN}", "wrong")
+        assert e.value.smtp_code == 535
+        code, text = s.docmd("AUTH", "PLAIN AGFubkBob29rcy50ZXN0AHdyb25n")
+        assert code == 421, (code, text)
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            s.noop()
+    # A good login in a new connection is unaffected (values are per connection).
+    with smtp(port) as s:
+        s.ehlo("client.example.net")
+        assert s.login(f"ann@{DOMAIN}", "pw")[0] == 235
+
+
+def test_message_hook_reads_adds_and_refuses(hooked):
+    server, port, folder = hooked
+    with smtp(port) as s:
+        s.ehlo("client.example.net")
+        s.mail("someone@example.net")
+        s.rcpt(f"bob@{DOMAIN}")
+        code, text = s.data("Subject: =?utf-8?q?caf=C3=A9_reject?=\r\n\r\nno\r\n".encode())
+        assert (code, text) == (554, b"5.7.1 subject refused")
+        s.mail("someone@example.net")
+        s.rcpt(f"bob@{DOMAIN}")
+        code, text = s.data(b"Subject: count headers\r\nX-One: 1\r\n\r\nhello\r\n")
+        assert (code, text) == (250, b"2.0.0 headers Received,Subject,X-One"), text
+        s.mail("someone@example.net")
+        s.rcpt(f"bob@{DOMAIN}")
+        body = b"Subject: body\r\n\r\n" + b"y" * 5000 + b"\r\n"
+        code, text = s.data(body)
+        assert code == 250 and text.startswith(b"2.0.0 body 10 "), text
+    got = wait_letters(folder, f"bob@{DOMAIN}", 2)
+    stored = letter_bytes(folder, got[-2])
+    top = stored.split(b"\r\n\r\n")[0]
+    # on top of our Received header (delivery puts Return-Path above all)
+    assert top.index(b"\r\nX-Hooked: yes size=") < top.index(b"\r\nReceived: ")
+    assert b"rcpts=1" in top and b"X-Injection: refused\r\n" in top
+    assert b"Bcc" not in stored and b"X-Bad" not in stored
+    assert server.proc.poll() is None
+
+
+def test_accept_hook_refuses_and_greets(hooked):
+    server, port, _ = hooked
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0)) as c:
+        data = c.makefile("rb").read()
+    assert data == b"554 5.7.1 You're blacklisted!\r\n421 4.7.0 hooks.test closing connection\r\n", data
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.3", 0)) as c:
+        f = c.makefile("rb")
+        assert f.readline() == b"220 hooks.test ESMTP greeted by a script\r\n"
+        c.sendall(b"QUIT\r\n")
+        assert f.readline().startswith(b"221 ")
+    server.wait_for_log(r"accept: closed 127\.0\.0\.3 nil")
+
+
+@pytest.mark.parametrize("kind", ["loop", "bomb", "error"])
+def test_hostile_rcpt_hook_takes_its_fail_safe(hooked, kind):
+    server, port, folder = hooked
+    before = len(letters(folder, f"ann@{DOMAIN}"))
+    with smtp(port) as s:
+        s.ehlo("client.example.net")
+        # onerror continue: the hook fails, mail keeps flowing
+        assert s.mail(f"c-{kind}@example.net")[0] == 250
+        assert s.rcpt(f"ann@{DOMAIN}")[0] == 250
+        assert s.data(b"Subject: continue\r\n\r\nhello\r\n")[0] == 250
+        # onerror tempfail: the client hears 451 4.3.0 and may retry
+        assert s.mail(f"t-{kind}@example.net")[0] == 250
+        assert s.rcpt(f"ann@{DOMAIN}") == (451, b"4.3.0 Temporary failure, try again later")
+        s.rset()
+        # other hooks still answer in the same session
+        assert s.mail("someone@example.net")[0] == 250
+        assert s.rcpt(f"reject-y@{DOMAIN}")[0] == 550
+    wait_letters(folder, f"ann@{DOMAIN}", before + 1)
+    reason = {"loop": "CPU budget", "bomb": "memory", "error": "hostile hook error"}[kind]
+    server.wait_for_log(rf"hostile_t: hook smtp command rcpt failed: .*{reason}.*temporary failure")
+    server.wait_for_log(rf"hostile_c: hook smtp command rcpt failed: .*{reason}.*continuing")
+
+
+def start_with_script(tmp_path, source, grants="hook smtp"):
+    port = free_port()
+    (tmp_path / "s.lua").write_text(source)
+    grant = f"Grant s {grants}\n" if grants else ""
+    text = base_config(tmp_path, port, f"LoadScript {tmp_path}/s.lua\n{grant}")
+    write_config(tmp_path / "rumble.conf", text)
+    return Server(tmp_path, text)
+
+
+@pytest.mark.parametrize("call, message", [
+    ('Rumble.setHook(f, "smtpx", "accept")', r'"smtpx" isn\'t a known service - choices are: smtp, submission, smtps, pop3'),
+    ('Rumble.setHook(f, "smtp", "feed")', r'"feed" isn\'t a known hooking location for smtp - choices are: accept, command, after, message, close'),
+    ('Rumble.setHook(f, "pop3", "message")', r'"message" isn\'t a known hooking location for pop3'),
+    ('Rumble.setHook(f, "smtp", "command", "retr")', r'"retr" isn\'t a smtp command - choices are: \*, helo, ehlo'),
+    ('Rumble.setHook(f, "smtp", "accept", "rcpt")', r"a command is named only for command and after hooks"),
+    ('Rumble.setHook("f", "smtp", "accept")', r"bad argument #1 to 'setHook' \(function expected, got string\)"),
+    ('Rumble.setHook(f, "imap4", "command", "login")', r'permission denied: hook imap4 \(script "s"\)'),
+])
+def test_bad_registrations_are_lua_errors(tmp_path, call, message):
+    server = start_with_script(tmp_path, f"local function f() end\n{call}\n")
+    try:
+        server.wait_for_log(r'script "s" .* failed to load: .*' + message)
+    finally:
+        server.stop()
+
+
+def test_set_hook_only_while_loading(tmp_path):
+    port = free_port()
+    source = (f"Rumble.createService(function(s) local ok, e = pcall(Rumble.setHook, function() end, 'smtp', 'accept')\n"
+              f"s:send(tostring(ok) .. ' ' .. tostring(e) .. '\\r\\n') end, {port}, 2)\n")
+    server = start_with_script(tmp_path, source, grants=f"hook smtp\nGrant s listen {port}")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+            line = c.makefile("rb").readline()
+        assert b"false" in line and b"only while the script loads" in line, line
+    finally:
+        server.stop()
