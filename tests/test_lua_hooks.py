@@ -236,3 +236,114 @@ def test_set_hook_only_while_loading(tmp_path):
         assert b"false" in line and b"only while the script loads" in line, line
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- POP3 and IMAP
+
+import imaplib
+import poplib
+
+
+@pytest.fixture(scope="module")
+def mailhooked(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mailhooks")
+    smtp_port, pop_port, imap_port = free_port(), free_port(), free_port()
+    text = base_config(folder, smtp_port,
+                       f"EnablePOP3 1\nPOP3Port {pop_port}\nEnablePOP3S 0\nEnableIMAP4 1\nIMAP4Port {imap_port}\n"
+                       f"EnableIMAPS 0\nLoadScript {HERE}/mailhooks.lua\nGrant mailhooks hook pop3 imap4\n")
+    setup_domain(folder, text, accounts=("ann", "bob", "carol"))
+    server = Server(folder, text)
+    for who in ("ann", "bob"):
+        with smtp(smtp_port) as s:
+            s.sendmail("someone@example.net", [f"{who}@{DOMAIN}"], b"Subject: hi\r\n\r\nhello\r\n")
+        wait_letters(folder, f"{who}@{DOMAIN}", 1)
+    yield server, pop_port, imap_port
+    server.stop()
+
+
+def test_pop3_hooks(mailhooked):
+    _, pop_port, _ = mailhooked
+    p = poplib.POP3("127.0.0.1", pop_port, timeout=30)
+    assert p.user(f"bob@{DOMAIN}").startswith(b"+OK")
+    p.pass_("pw")
+    with pytest.raises(poplib.error_proto) as e:
+        p.retr(1)
+    assert e.value.args[0] == f"-ERR no RETR for bob@{DOMAIN} 1".encode()
+    assert p.list()[0].startswith(b"+OK")
+    with pytest.raises(poplib.error_proto) as e:
+        p._shortcmd("XYZZY a b")
+    assert e.value.args[0] == b"-ERR hook saw unknown a b"
+    p.quit()
+    # ann is not refused; her message is there
+    p = poplib.POP3("127.0.0.1", pop_port, timeout=30)
+    p.user(f"ann@{DOMAIN}")
+    p.pass_("pw")
+    assert b"hello" in b"\n".join(p.retr(1)[1])
+    p.quit()
+
+
+def test_pop3_after_pass_undoes_a_login_and_guards(mailhooked):
+    _, pop_port, _ = mailhooked
+    p = poplib.POP3("127.0.0.1", pop_port, timeout=30)
+    p.user(f"carol@{DOMAIN}")
+    with pytest.raises(poplib.error_proto) as e:
+        p.pass_("pw")
+    assert e.value.args[0] == b"-ERR carol is suspended"
+    with pytest.raises(poplib.error_proto) as e:
+        p.stat()  # the login was undone
+    assert b"not allowed before login" in e.value.args[0]
+    # two failed passwords close the session
+    p.user(f"ann@{DOMAIN}")
+    with pytest.raises(poplib.error_proto):
+        p.pass_("wrong")
+    p.user(f"ann@{DOMAIN}")
+    with pytest.raises(poplib.error_proto) as e:
+        p.pass_("wrong")
+    assert e.value.args[0] == b"-ERR closing connection"
+    with pytest.raises((poplib.error_proto, EOFError, ConnectionError, OSError)):
+        p.noop()
+    # carol's maildrop lock was released with the undone login: ann can log in
+    p = poplib.POP3("127.0.0.1", pop_port, timeout=30)
+    p.user(f"ann@{DOMAIN}")
+    assert p.pass_("pw").startswith(b"+OK")
+    p.quit()
+
+
+def test_pop3_accept_failure(mailhooked):
+    _, pop_port, _ = mailhooked
+    with socket.create_connection(("127.0.0.1", pop_port), timeout=10, source_address=("127.0.0.4", 0)) as c:
+        assert c.makefile("rb").read() == b"-ERR closing connection\r\n"
+
+
+def test_imap_hooks(mailhooked):
+    _, _, imap_port = mailhooked
+    m = imaplib.IMAP4("127.0.0.1", imap_port, timeout=30)
+    m.login(f"ann@{DOMAIN}", "pw")
+    typ, data = m.select("Secret")
+    assert (typ, data) == ("NO", [f"no secrets for ann@{DOMAIN}".encode()])
+    typ, data = m.select("Later")
+    assert typ == "NO" and data[0].startswith(b"[UNAVAILABLE]")
+    assert m.select("INBOX")[0] == "OK"
+    m.uid("FETCH", "1:*", "(FLAGS)")
+    m.uid("FETCH", "1:*", "(UID)")
+    m.uid("SEARCH", "ALL")
+    assert m.noop() == ("OK", [b"uid fetches 2"])
+    typ, data = m.xatom("XYZZY", "plugh")
+    assert (typ, data) == ("OK", [b"answered by a script for plugh"])
+    m.logout()
+
+
+def test_imap_after_login_undoes_and_guards(mailhooked):
+    _, _, imap_port = mailhooked
+    m = imaplib.IMAP4("127.0.0.1", imap_port, timeout=30)
+    with pytest.raises(imaplib.IMAP4.error) as e:
+        m.login(f"carol@{DOMAIN}", "pw")
+    assert "carol is suspended" in str(e.value)
+    m.send(b"X1 SELECT INBOX\r\n")  # imaplib itself refuses: it knows it is not logged in
+    assert m.readline() == b"X1 BAD Log in first\r\n"
+    with pytest.raises(imaplib.IMAP4.error):
+        m.login(f"ann@{DOMAIN}", "wrong")
+    with pytest.raises((imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError)):
+        m.login(f"ann@{DOMAIN}", "wrong")
+    with socket.create_connection(("127.0.0.1", imap_port), timeout=10, source_address=("127.0.0.4", 0)) as c:
+        assert c.makefile("rb").read() == b"* BYE go away\r\n"

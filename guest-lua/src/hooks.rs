@@ -138,6 +138,7 @@ fn command_table(lua: &Lua, c: &CommandFacts) -> mlua::Result<Table> {
     }
     t.set("params", params)?;
     t.set("mailbox", c.mailbox.as_deref())?;
+    t.set("tag", c.tag.as_deref())?;
     if let Some(reply) = &c.reply {
         t.set("code", reply.code)?;
         t.set("text", reply.text.as_str())?;

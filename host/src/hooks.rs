@@ -156,6 +156,8 @@ pub struct CommandFacts {
     pub params: Vec<(String, String)>,
     /// IMAP: the mailbox a command names.
     pub mailbox: Option<String>,
+    /// IMAP: the command's tag (a script answering itself needs it).
+    pub tag: Option<String>,
     /// `after` hooks: the reply decided.
     pub reply: Option<Reply>,
 }

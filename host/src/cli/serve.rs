@@ -72,8 +72,8 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     let queued = Arc::new(tokio::sync::Notify::new());
     let tls = load_tls(settings)?;
     start_smtp(settings, &store, &services, tls.clone(), queued.clone(), env.hooks.clone()).await?;
-    start_pop3(settings, &store, &services, tls.clone()).await?;
-    start_imap(settings, &store, &services, tls.clone()).await?;
+    start_pop3(settings, &store, &services, tls.clone(), env.hooks.clone()).await?;
+    start_imap(settings, &store, &services, tls.clone(), env.hooks.clone()).await?;
     let mailman = MailmanConfig {
         server_name: settings.server_name.clone(),
         storage: settings.storage_folder.clone(),
@@ -232,7 +232,13 @@ async fn start_smtp(
 }
 
 /// The enabled POP3 listeners, sharing one context (and its maildrop locks).
-async fn start_pop3(s: &Settings, store: &Store, services: &ServiceManager, tls: Option<Arc<rustls::ServerConfig>>) -> Result<()> {
+async fn start_pop3(
+    s: &Settings,
+    store: &Store,
+    services: &ServiceManager,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    hooks: Arc<crate::plugins::HookRegistry>,
+) -> Result<()> {
     let ctx = Arc::new(Pop3Context {
         server_name: s.server_name.clone(),
         store: store.clone(),
@@ -241,6 +247,7 @@ async fn start_pop3(s: &Settings, store: &Store, services: &ServiceManager, tls:
         timeout: s.pop3_timeout,
         pre_login_timeout: s.pre_login_timeout.min(s.pop3_timeout),
         max_per_ip: s.max_connections_per_ip,
+        hooks,
     });
     for (name, listener, implicit) in [("pop3", &s.pop3, false), ("pop3s", &s.pop3s, true)] {
         if listener.enabled {
@@ -253,7 +260,13 @@ async fn start_pop3(s: &Settings, store: &Store, services: &ServiceManager, tls:
 }
 
 /// The enabled IMAP listeners, sharing one context.
-async fn start_imap(s: &Settings, store: &Store, services: &ServiceManager, tls: Option<Arc<rustls::ServerConfig>>) -> Result<()> {
+async fn start_imap(
+    s: &Settings,
+    store: &Store,
+    services: &ServiceManager,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    hooks: Arc<crate::plugins::HookRegistry>,
+) -> Result<()> {
     let ctx = Arc::new(ImapContext {
         server_name: s.server_name.clone(),
         store: store.clone(),
@@ -264,6 +277,7 @@ async fn start_imap(s: &Settings, store: &Store, services: &ServiceManager, tls:
         max_message: s.message_size_limit,
         cache: imap::MessageCache::new(64 * 1024 * 1024),
         max_per_ip: s.max_connections_per_ip,
+        hooks,
     });
     for (name, listener, implicit) in [("imap4", &s.imap4, false), ("imaps", &s.imaps, true)] {
         if listener.enabled {

@@ -9,6 +9,7 @@ mod cache;
 pub mod command;
 mod fetch;
 mod folders;
+mod hooks;
 mod mailbox_name;
 pub mod mime;
 mod search;
@@ -44,8 +45,9 @@ pub async fn start(
         write_limit: ctx.timeout,
     };
     let when_full = opening.when_full();
+    let service: Arc<str> = name.into();
     let handler = stream::protocol_handler(opening, move |stream, peer, secure, _stats| {
-        Session::new(stream, peer, ctx.clone(), secure).run()
+        Session::new(stream, peer, ctx.clone(), (service.clone(), port), secure).run()
     })?;
     services.start_service(name.into(), port, max_sessions, None, handler, when_full).await
 }

@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 
 use super::command::{self, Command, ErrorKind, Request};
 use super::selected::View;
+use crate::hooks::{HookSink, Notes};
 use crate::lineio::{self, LineRead};
 use crate::sasl::{self, Credentials};
 use crate::store::Store;
@@ -37,6 +38,8 @@ pub struct ImapContext {
     pub cache: super::MessageCache,
     /// `MaxConnectionsPerIP` (0 = no limit).
     pub max_per_ip: u32,
+    /// Where the hook points go (scripts' `Rumble.setHook`).
+    pub hooks: Arc<dyn HookSink>,
 }
 
 /// Longest command line, literals excluded.
@@ -62,8 +65,17 @@ pub struct Session {
     pub(super) io: BufReader<BoxStream>,
     pub(super) ctx: Arc<ImapContext>,
     pub(super) peer: SocketAddr,
-    tls: bool,
+    pub(super) tls: bool,
     pub(super) state: State,
+    /// The listener's service name and port, for hooks.
+    pub(super) service: Arc<str>,
+    pub(super) local_port: u16,
+    /// What hooks keep with this connection (`session:set`).
+    pub(super) notes: Arc<std::sync::Mutex<Notes>>,
+    /// The last tagged response, and where it starts in `out` while unsent:
+    /// an after-hook sees it and may replace it.
+    pub(super) tagged: Option<String>,
+    pub(super) tagged_at: Option<usize>,
     /// CONDSTORE was enabled (ENABLE, SELECT (CONDSTORE), or a command
     /// using it): FETCH responses carry MODSEQ from then on.
     pub(super) condstore: bool,
@@ -88,19 +100,41 @@ enum Incoming {
 }
 
 impl Session {
-    pub fn new(stream: BoxStream, peer: SocketAddr, ctx: Arc<ImapContext>, tls: bool) -> Session {
-        Session { io: BufReader::new(stream), ctx, peer, tls, state: State::NotAuthenticated, condstore: false, errors: 0, out: Vec::new(), letter_dir: None }
+    pub fn new(stream: BoxStream, peer: SocketAddr, ctx: Arc<ImapContext>, listener: (Arc<str>, u16), tls: bool) -> Session {
+        Session {
+            io: BufReader::new(stream),
+            ctx,
+            peer,
+            tls,
+            state: State::NotAuthenticated,
+            service: listener.0,
+            local_port: listener.1,
+            notes: Arc::default(),
+            tagged: None,
+            tagged_at: None,
+            condstore: false,
+            errors: 0,
+            out: Vec::new(),
+            letter_dir: None,
+        }
     }
 
     pub async fn run(mut self) -> std::io::Result<()> {
-        let caps = self.capabilities();
-        self.line(&format!("* OK [CAPABILITY {caps}] {} Rumble IMAP4rev1 ready", self.ctx.server_name));
         let result = self.serve().await;
         let flushed = self.flush().await;
+        self.hook_close().await;
         result.and(flushed)
     }
 
     async fn serve(&mut self) -> std::io::Result<()> {
+        match self.hook_accept().await? {
+            None => {
+                let caps = self.capabilities();
+                self.line(&format!("* OK [CAPABILITY {caps}] {} Rumble IMAP4rev1 ready", self.ctx.server_name));
+            }
+            Some(Next::Close) => return Ok(()),
+            Some(Next::Continue) => {}
+        }
         loop {
             let input = match self.read_command().await? {
                 Incoming::Command(c) => c,
@@ -111,17 +145,18 @@ impl Session {
                     return Ok(());
                 }
             };
-            let next = match command::parse(&input) {
-                Ok(request) => self.dispatch(request).await?,
-                Err(e) => {
-                    self.errors += 1;
-                    match (e.kind, e.tag) {
-                        (ErrorKind::BadCharset, Some(tag)) => self.line(&format!("{tag} NO [BADCHARSET (UTF-8 US-ASCII)] {}", e.message)),
-                        (_, Some(tag)) => self.line(&format!("{tag} BAD {}", e.message)),
-                        (_, None) => self.line(&format!("* BAD {}", e.message)),
+            let parsed = command::parse(&input);
+            let next = match self.command_facts(&input, &parsed) {
+                Some(facts) => match self.hook_before(&facts).await? {
+                    Some(next) => next,
+                    None => {
+                        let before = self.login_state();
+                        self.tagged = None;
+                        let next = self.run_command(parsed).await?;
+                        self.hook_after(facts, before, next).await?
                     }
-                    Next::Continue
-                }
+                },
+                None => self.run_command(parsed).await?,
             };
             if matches!(next, Next::Close) {
                 return Ok(());
@@ -215,6 +250,21 @@ impl Session {
 
     fn read_timeout(&self) -> Duration {
         if matches!(self.state, State::NotAuthenticated) { self.ctx.pre_login_timeout } else { self.ctx.timeout }
+    }
+
+    async fn run_command(&mut self, parsed: Result<Request, command::ParseError>) -> std::io::Result<Next> {
+        match parsed {
+            Ok(request) => self.dispatch(request).await,
+            Err(e) => {
+                self.errors += 1;
+                match (e.kind, e.tag) {
+                    (ErrorKind::BadCharset, Some(tag)) => self.tagged_line(&tag, &format!("NO [BADCHARSET (UTF-8 US-ASCII)] {}", e.message)),
+                    (_, Some(tag)) => self.tagged_line(&tag, &format!("BAD {}", e.message)),
+                    (_, None) => self.line(&format!("* BAD {}", e.message)),
+                }
+                Ok(Next::Continue)
+            }
+        }
     }
 
     async fn dispatch(&mut self, req: Request) -> std::io::Result<Next> {
@@ -407,16 +457,35 @@ impl Session {
     }
 
     pub(super) fn ok(&mut self, tag: &str, text: &str) {
-        self.line(&format!("{tag} OK {text}"));
+        self.tagged_line(tag, &format!("OK {text}"));
     }
 
     pub(super) fn no(&mut self, tag: &str, text: &str) {
-        self.line(&format!("{tag} NO {text}"));
+        self.tagged_line(tag, &format!("NO {text}"));
     }
 
     pub(super) fn bad(&mut self, tag: &str, text: &str) {
         self.errors += 1;
-        self.line(&format!("{tag} BAD {text}"));
+        self.tagged_line(tag, &format!("BAD {text}"));
+    }
+
+    /// A command's completion; remembered for after-hooks.
+    pub(super) fn tagged_line(&mut self, tag: &str, status: &str) {
+        self.tagged_at = Some(self.out.len());
+        self.tagged = Some(status.to_string());
+        self.line(&format!("{tag} {status}"));
+    }
+
+    /// Take the last tagged response out of the unsent output; false when
+    /// it was already sent.
+    pub(super) fn take_back_tagged(&mut self) -> bool {
+        match self.tagged_at.take() {
+            Some(at) => {
+                self.out.truncate(at);
+                true
+            }
+            None => false,
+        }
     }
 
     pub(super) async fn flush(&mut self) -> std::io::Result<()> {
@@ -424,6 +493,7 @@ impl Session {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
+        self.tagged_at = None;
         let w = self.io.get_mut();
         w.write_all(&out).await?;
         w.flush().await

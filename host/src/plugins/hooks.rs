@@ -186,6 +186,7 @@ fn command_facts(c: &CommandFacts) -> wit::CommandFacts {
         address: c.address.clone(),
         params: c.params.clone(),
         mailbox: c.mailbox.clone(),
+        tag: c.tag.clone(),
         reply: c.reply.as_ref().map(|r| wit::Reply { code: r.code, text: r.text.clone() }),
     }
 }

@@ -3,6 +3,7 @@
 //! (STLS) and "pop3s" (implicit TLS, RFC 8314).
 
 pub mod command;
+mod hooks;
 mod session;
 
 use std::sync::Arc;
@@ -31,8 +32,9 @@ pub async fn start(
         write_limit: ctx.timeout,
     };
     let when_full = opening.when_full();
+    let service: Arc<str> = name.into();
     let handler = stream::protocol_handler(opening, move |stream, peer, secure, _stats| {
-        Session::new(stream, peer, ctx.clone(), secure).run()
+        Session::new(stream, peer, ctx.clone(), (service.clone(), port), secure).run()
     })?;
     services.start_service(name.into(), port, max_sessions, None, handler, when_full).await
 }

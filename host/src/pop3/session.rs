@@ -19,6 +19,7 @@ use crate::store::accounts::Account;
 use crate::store::maildrop::MaildropLock;
 use crate::store::mailbox::flags;
 use crate::store::{Store, StoreError};
+use crate::hooks::{HookSink, Notes, When};
 use crate::stream::{self, BoxStream};
 
 pub struct Pop3Context {
@@ -32,6 +33,8 @@ pub struct Pop3Context {
     pub pre_login_timeout: Duration,
     /// `MaxConnectionsPerIP` (0 = no limit).
     pub max_per_ip: u32,
+    /// Where the hook points go (scripts' `Rumble.setHook`).
+    pub hooks: Arc<dyn HookSink>,
 }
 
 /// Bad commands tolerated before the session is closed.
@@ -48,40 +51,79 @@ struct Entry {
 }
 
 /// The INBOX as it was at login, plus this session's marks.
-struct Maildrop {
-    account: Account,
+pub(super) struct Maildrop {
+    pub(super) account: Account,
     folder: i64,
     dir: PathBuf,
     entries: Vec<Entry>,
     _lock: MaildropLock,
 }
 
-enum State {
+pub(super) enum State {
     Authorization { user: Option<String> },
     Transaction(Box<Maildrop>),
 }
 
 pub struct Session {
-    io: BufReader<BoxStream>,
-    ctx: Arc<Pop3Context>,
-    peer: SocketAddr,
-    tls: bool,
-    state: State,
+    pub(super) io: BufReader<BoxStream>,
+    pub(super) ctx: Arc<Pop3Context>,
+    pub(super) peer: SocketAddr,
+    pub(super) tls: bool,
+    pub(super) state: State,
     errors: u32,
+    /// The listener's service name and port, for hooks.
+    pub(super) service: Arc<str>,
+    pub(super) local_port: u16,
+    /// What hooks keep with this connection (`session:set`).
+    pub(super) notes: Arc<std::sync::Mutex<Notes>>,
+    /// The current command's response, held back while after-hooks may
+    /// replace it (up to [`CAPTURE_MAX`]); None: written straight out.
+    pub(super) capture: Option<Vec<u8>>,
+    /// The command's status line (+OK/-ERR), and where it starts in `capture`.
+    pub(super) status: Option<String>,
+    pub(super) status_at: Option<usize>,
 }
 
-enum Next {
+/// Most of a response held back for after-hooks; a longer one (a big RETR)
+/// goes out as it is written and can no longer be replaced.
+const CAPTURE_MAX: usize = 64 * 1024;
+
+pub(super) enum Next {
     Continue,
     Close,
 }
 
 impl Session {
-    pub fn new(stream: BoxStream, peer: SocketAddr, ctx: Arc<Pop3Context>, tls: bool) -> Session {
-        Session { io: BufReader::new(stream), ctx, peer, tls, state: State::Authorization { user: None }, errors: 0 }
+    pub fn new(stream: BoxStream, peer: SocketAddr, ctx: Arc<Pop3Context>, listener: (Arc<str>, u16), tls: bool) -> Session {
+        Session {
+            io: BufReader::new(stream),
+            ctx,
+            peer,
+            tls,
+            state: State::Authorization { user: None },
+            errors: 0,
+            service: listener.0,
+            local_port: listener.1,
+            notes: Arc::default(),
+            capture: None,
+            status: None,
+            status_at: None,
+        }
     }
 
     pub async fn run(mut self) -> std::io::Result<()> {
-        self.ok(&format!("{} Rumble POP3 ready", self.ctx.server_name)).await?;
+        let result = self.serve().await;
+        let flushed = self.io.get_mut().flush().await;
+        self.hook_close().await;
+        result.and(flushed)
+    }
+
+    async fn serve(&mut self) -> std::io::Result<()> {
+        match self.hook_accept().await? {
+            None => self.ok(&format!("{} Rumble POP3 ready", self.ctx.server_name)).await?,
+            Some(Next::Close) => return Ok(()),
+            Some(Next::Continue) => {}
+        }
         loop {
             let line = match self.read_line(command::MAX_LINE * 4).await? {
                 Some(LineRead::Line { text, .. }) => text,
@@ -92,10 +134,18 @@ impl Session {
                 Some(LineRead::Closed) => return Ok(()),
                 None => return self.err("[SYS/TEMP] timeout, closing connection").await,
             };
-            let next = match command::parse(&line) {
-                Ok(cmd) => self.dispatch(cmd).await?,
-                Err(CommandError::Unknown) => self.bad("unknown command").await.map(|_| Next::Continue)?,
-                Err(CommandError::Syntax(why)) => self.bad(why).await.map(|_| Next::Continue)?,
+            let parsed = command::parse(&line);
+            let next = match self.command_facts(&line, &parsed) {
+                Some(facts) => match self.hook_before(&facts).await? {
+                    Some(next) => next,
+                    None => {
+                        let was_logged_in = matches!(self.state, State::Transaction(_));
+                        self.begin_capture(&facts.verb);
+                        let next = self.run_command(parsed).await?;
+                        self.hook_after(facts, was_logged_in, next).await?
+                    }
+                },
+                None => self.run_command(parsed).await?,
             };
             if matches!(next, Next::Close) {
                 return Ok(());
@@ -104,6 +154,14 @@ impl Session {
                 tracing::warn!(target: "pop3", "{}: {} bad commands; session closed", self.peer.ip(), self.errors);
                 return self.err("too many errors, closing connection").await;
             }
+        }
+    }
+
+    async fn run_command(&mut self, parsed: Result<Command, CommandError>) -> std::io::Result<Next> {
+        match parsed {
+            Ok(cmd) => self.dispatch(cmd).await,
+            Err(CommandError::Unknown) => self.bad("unknown command").await.map(|_| Next::Continue),
+            Err(CommandError::Syntax(why)) => self.bad(why).await.map(|_| Next::Continue),
         }
     }
 
@@ -182,6 +240,7 @@ impl Session {
             return Ok(Next::Continue);
         };
         self.ok("Begin TLS negotiation").await?;
+        self.release_capture().await?;
         if stream::upgrade(&mut self.io, config, self.ctx.timeout).await.is_err() {
             return Ok(Next::Close);
         }
@@ -413,6 +472,8 @@ impl Session {
     }
 
     async fn read_line(&mut self, max: usize) -> std::io::Result<Option<LineRead>> {
+        // A held-back response must reach a client we now wait for (SASL).
+        self.release_capture().await?;
         self.io.get_mut().flush().await?;
         let timeout = if matches!(self.state, State::Authorization { .. }) { self.ctx.pre_login_timeout } else { self.ctx.timeout };
         match tokio::time::timeout(timeout, lineio::read_line(&mut self.io, max)).await {
@@ -426,18 +487,63 @@ impl Session {
         self.err(why).await
     }
 
-    async fn ok(&mut self, text: &str) -> std::io::Result<()> {
-        let line = if text.is_empty() { "+OK\r\n".to_string() } else { format!("+OK {text}\r\n") };
-        self.write(line.as_bytes()).await
+    pub(super) async fn ok(&mut self, text: &str) -> std::io::Result<()> {
+        let line = if text.is_empty() { "+OK".to_string() } else { format!("+OK {text}") };
+        self.status_line(line).await
     }
 
-    async fn err(&mut self, text: &str) -> std::io::Result<()> {
-        self.write(format!("-ERR {text}\r\n").as_bytes()).await
+    pub(super) async fn err(&mut self, text: &str) -> std::io::Result<()> {
+        self.status_line(format!("-ERR {text}")).await
     }
 
-    /// Buffered write; `read_line` flushes before waiting for the client.
-    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    async fn status_line(&mut self, line: String) -> std::io::Result<()> {
+        self.status_at = self.capture.as_ref().map(Vec::len);
+        self.write(format!("{line}\r\n").as_bytes()).await?;
+        self.status = Some(line);
+        Ok(())
+    }
+
+    /// Buffered write (held back while capturing); `read_line` flushes
+    /// before waiting for the client.
+    pub(super) async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if let Some(held) = self.capture.as_mut() {
+            if held.len() + bytes.len() <= CAPTURE_MAX {
+                held.extend_from_slice(bytes);
+                return Ok(());
+            }
+            self.release_capture().await?;
+        }
         self.io.get_mut().write_all(bytes).await
+    }
+
+    /// Hold back the response of a command whose after-hooks may replace it.
+    fn begin_capture(&mut self, verb: &str) {
+        self.status = None;
+        self.status_at = None;
+        if self.wants(When::After, verb) {
+            self.capture = Some(Vec::new());
+        }
+    }
+
+    /// Write out what was held back; it can no longer be replaced.
+    pub(super) async fn release_capture(&mut self) -> std::io::Result<()> {
+        self.status_at = None;
+        match self.capture.take() {
+            Some(held) if !held.is_empty() => self.io.get_mut().write_all(&held).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Take the status line (and what followed it) out of the held-back
+    /// response; false when it was already sent.
+    pub(super) fn take_back_status(&mut self) -> bool {
+        match (self.status_at.take(), self.capture.as_mut()) {
+            (Some(at), Some(held)) => {
+                held.truncate(at);
+                true
+            }
+            _ => false,
+        }
     }
 }
 
