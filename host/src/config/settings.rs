@@ -178,6 +178,9 @@ pub struct ScriptLimits {
     pub cpu_share_permille: u32,
     /// Log lines per second the script may write (`ScriptLogRate`, default 50).
     pub log_rate: u32,
+    /// Bytes (keys plus values) the script's `kv` store may hold
+    /// (`ScriptKVBytes`, default 1M, 1K-1G).
+    pub kv_bytes: u64,
 }
 
 impl Default for ScriptLimits {
@@ -192,6 +195,7 @@ impl Default for ScriptLimits {
             calls: 1,
             cpu_share_permille: 500,
             log_rate: 50,
+            kv_bytes: MIB,
         }
     }
 }
@@ -199,7 +203,8 @@ impl Default for ScriptLimits {
 /// A `LoadScript` with its grants and limits resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptSpec {
-    /// File stem of the path (`greylist` for `plugins/greylist/greylist.lua`); unique.
+    /// `LoadScript PATH NAME`'s NAME, else the file stem of the path
+    /// (`greylist` for `plugins/greylist/greylist.lua`); unique.
     pub name: String,
     /// The path as written in the config (grants may name the script by it).
     pub path_written: String,
@@ -404,6 +409,7 @@ const KNOWN: &[&str] = &[
     "ScriptCallsPerInstance",
     "ScriptCPUShare",
     "ScriptLogRate",
+    "ScriptKVBytes",
     "ScriptLimit",
     "Grant",
     "DNSServer",
@@ -934,10 +940,11 @@ enum LimitKind {
     Calls,
     Share,
     LogRate,
+    KvBytes,
 }
 
 impl LimitKind {
-    const ALL: [LimitKind; 9] = [
+    const ALL: [LimitKind; 10] = [
         LimitKind::Cpu,
         LimitKind::Memory,
         LimitKind::Instances,
@@ -947,6 +954,7 @@ impl LimitKind {
         LimitKind::Calls,
         LimitKind::Share,
         LimitKind::LogRate,
+        LimitKind::KvBytes,
     ];
 
     fn word(self) -> &'static str {
@@ -960,6 +968,7 @@ impl LimitKind {
             LimitKind::Calls => "calls",
             LimitKind::Share => "share",
             LimitKind::LogRate => "log-rate",
+            LimitKind::KvBytes => "kvbytes",
         }
     }
 
@@ -975,6 +984,7 @@ impl LimitKind {
             LimitKind::Calls => "ScriptCallsPerInstance",
             LimitKind::Share => "ScriptCPUShare",
             LimitKind::LogRate => "ScriptLogRate",
+            LimitKind::KvBytes => "ScriptKVBytes",
         }
     }
 
@@ -990,6 +1000,7 @@ impl LimitKind {
             LimitKind::Calls => "a number of calls per instance 1-1000000000",
             LimitKind::Share => "a share of one core such as 0.5, 2 or 50%, from 0.01 to 64",
             LimitKind::LogRate => "a number of lines per second 1-100000",
+            LimitKind::KvBytes => "a size such as 65536, 512K or 1M, from 1K to 1G",
         }
     }
 
@@ -1018,6 +1029,10 @@ impl LimitKind {
             LimitKind::Calls => in_range(text, 1..=1_000_000_000u32).map(|n| limits.calls = n).is_some(),
             LimitKind::Share => parse_share(text).map(|n| limits.cpu_share_permille = n).is_some(),
             LimitKind::LogRate => in_range(text, 1..=100_000u32).map(|n| limits.log_rate = n).is_some(),
+            LimitKind::KvBytes => parse_size(text)
+                .filter(|n| (KIB..=GIB).contains(n))
+                .map(|n| limits.kv_bytes = n)
+                .is_some(),
         }
     }
 }
@@ -1074,27 +1089,49 @@ fn scripts(
     Ok(specs)
 }
 
-/// One `LoadScript` line; the name is the file stem.
+/// One `LoadScript PATH [NAME]` line; without NAME the name is the file
+/// stem. A NAME lets two tenants' `filter.lua` coexist.
 fn script_spec(r: &Reader<'_>, e: &Entry, limits: ScriptLimits) -> Result<ScriptSpec, ConfigError> {
-    let name = Path::new(&e.value)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .filter(|s| !s.is_empty());
-    let Some(name) = name else {
-        return Err(r.bad(
-            e,
-            "LoadScript",
-            "a script path such as plugins/greylist/greylist.lua",
-        ));
+    const EXPECTED: &str = "a script path such as plugins/greylist/greylist.lua, optionally followed by a name";
+    let words: Vec<&str> = e.value.split_whitespace().collect();
+    let (path, name) = match words.as_slice() {
+        [path] => (*path, file_stem(path)),
+        [path, name] => (*path, Some(*name)),
+        _ => return Err(r.bad(e, "LoadScript", EXPECTED)),
     };
+    let Some(name) = name.filter(|_| file_stem(path).is_some()) else {
+        return Err(r.bad(e, "LoadScript", EXPECTED));
+    };
+    if !is_script_name(name) {
+        let msg = format!(
+            "script name \"{name}\" may hold only letters, digits, '-', '_' and '.' (give one: LoadScript PATH NAME)"
+        );
+        return Err(r.invalid(e.line, "LoadScript", msg));
+    }
     Ok(ScriptSpec {
         name: name.to_string(),
-        path_written: e.value.clone(),
-        path: r.raw.resolve(&e.value),
+        path_written: path.to_string(),
+        path: r.raw.resolve(path),
         line: e.line,
         grants: GrantSet::default(),
         limits,
     })
+}
+
+fn file_stem(path: &str) -> Option<&str> {
+    Path::new(path).file_stem().and_then(|s| s.to_str()).filter(|s| !s.is_empty())
+}
+
+/// A directive's spelling in the documentation (`MaxConnectionsPerIP`)
+/// for a key as parsed (lower-case); None for an unknown key.
+pub fn directive_name(key: &str) -> Option<&'static str> {
+    KNOWN.iter().copied().find(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// Script names appear in logs, service names (`name:port`) and `Grant`
+/// lines, so they are kept to a plain alphabet.
+pub fn is_script_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Index of the script a `Grant`/`ScriptLimit` names, by name or written path.
@@ -1704,11 +1741,11 @@ ScriptSessionTimeout 2m
             ),
             (
                 "LoadScript",
-                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, got \"\"",
+                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, optionally followed by a name, got \"\"",
             ),
             (
                 "LoadScript /",
-                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, got \"/\"",
+                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, optionally followed by a name, got \"/\"",
             ),
         ];
         for (line, msg) in cases {
@@ -1961,13 +1998,42 @@ ScriptSessionTimeout 2m
             err("LoadScript a/greylist.lua\n\nLoadScript b/greylist.lua\n"),
             format!(
                 "{FILE}:3: LoadScript: script name \"greylist\" (b/greylist.lua) is already used by the LoadScript \
-                     on line 1 (a/greylist.lua); rename one of the files so each script has its own name"
+                     on line 1 (a/greylist.lua); give one a name of its own (LoadScript PATH NAME)"
             )
         );
         assert!(
             err("LoadScript x.lua\nLoadScript x.lua\n")
                 .starts_with(&format!("{FILE}:2: LoadScript: script name \"x\""))
         );
+    }
+
+    #[test]
+    fn load_script_takes_an_optional_name() {
+        let (s, _) = ok("LoadScript tenants/a/filter.lua filter-a\nLoadScript tenants/b/filter.lua filter-b\n\
+                         Grant filter-b dns\nScriptLimit filter-a kvbytes 64K\n");
+        let names: Vec<(&str, &str)> = s.scripts.iter().map(|x| (x.name.as_str(), x.path_written.as_str())).collect();
+        assert_eq!(names, [("filter-a", "tenants/a/filter.lua"), ("filter-b", "tenants/b/filter.lua")]);
+        assert_eq!(s.scripts[0].path, Path::new("/etc/rumble/tenants/a/filter.lua"));
+        assert!(s.scripts[1].grants.allows_dns() && !s.scripts[0].grants.allows_dns());
+        assert_eq!((s.scripts[0].limits.kv_bytes, s.scripts[1].limits.kv_bytes), (64 * KIB, MIB));
+        assert!(
+            err("LoadScript a/filter.lua\nLoadScript b/filter.lua filter\n")
+                .starts_with(&format!("{FILE}:2: LoadScript: script name \"filter\" (b/filter.lua) is already used by the LoadScript on line 1"))
+        );
+        assert_eq!(
+            err("LoadScript a/filter.lua bad/name\n"),
+            format!("{FILE}:1: LoadScript: script name \"bad/name\" may hold only letters, digits, '-', '_' and '.' (give one: LoadScript PATH NAME)")
+        );
+        assert!(err("LoadScript a.lua b c\n").starts_with(&format!("{FILE}:1: LoadScript: expected a script path")));
+        assert!(is_script_name("a-b_c.1") && !is_script_name("a b") && !is_script_name("ä") && !is_script_name(""));
+    }
+
+    #[test]
+    fn kv_bytes_default_and_limit() {
+        let (s, _) = ok("ScriptKVBytes 2M\nLoadScript x.lua\n");
+        assert_eq!(s.script_defaults.kv_bytes, 2 * MIB);
+        assert!(err("ScriptKVBytes 10\n").contains("from 1K to 1G"));
+        assert!(err("LoadScript x.lua\nScriptLimit x kvbytes 2G\n").contains("from 1K to 1G"));
     }
 
     #[test]
