@@ -8,6 +8,7 @@ the API from inside a served script and read what it returned.
 """
 
 import json
+import re
 
 from conftest import LineClient
 
@@ -84,6 +85,11 @@ class Remote(LineClient):
         result = self.answer(code)
         assert "error" in result, f"{code!r} did not raise; it returned {result.get('values')!r}"
         return result["error"]
+
+    def message(self, code):
+        """The error without its position: the API's errors name a line that
+        depends on how it was called (a tail call from the chunk or not)."""
+        return re.sub(r"^[^\s:]+:\d+: ", "", self.error(code))
 
 
 def call(port, code):

@@ -2274,7 +2274,7 @@ ScriptLimit admin first-read 500ms\nScriptLimit admin log-rate 200\n"
         assert_eq!(
             bad("ScriptLimit admin disk 1G"),
             format!(
-                "{FILE}:3: ScriptLimit: unknown limit \"disk\" (expected one of cpu, memory, instances, timeout, first-read, files, calls, share, log-rate)"
+                "{FILE}:3: ScriptLimit: unknown limit \"disk\" (expected one of cpu, memory, instances, timeout, first-read, files, calls, share, log-rate, kvbytes)"
             )
         );
         assert_eq!(
