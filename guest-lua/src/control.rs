@@ -6,6 +6,7 @@
 use mlua::{Lua, MultiValue, Table, Value};
 
 use crate::api::host_error;
+use crate::network::name_arg;
 use crate::rumble::plugin::control::{self, Action};
 use crate::rumble::plugin::types::Error as HostError;
 
@@ -28,16 +29,6 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     rumble.set("listModules", lua.create_function(list_modules)?)?;
     rumble.set("reloadConfiguration", lua.create_function(reload_configuration)?)?;
     Ok(())
-}
-
-fn name_arg(v: &Value, function: &str) -> mlua::Result<String> {
-    match v {
-        Value::String(s) => Ok(s.to_str()?.to_string()),
-        other => Err(mlua::Error::runtime(format!(
-            "bad argument #1 to '{function}' (string expected, got {})",
-            other.type_name()
-        ))),
-    }
 }
 
 /// `true`, or `nil, message` for what the caller may test for (an unknown

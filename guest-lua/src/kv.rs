@@ -6,6 +6,7 @@
 use mlua::{Lua, Value};
 
 use crate::api::host_error;
+use crate::network::type_name;
 use crate::rumble::plugin::kv;
 use crate::rumble::plugin::types::Error as HostError;
 
@@ -31,7 +32,7 @@ fn text_arg(lua: &Lua, v: &Value, n: u32, function: &str) -> mlua::Result<Vec<u8
             Some(s) => Ok(s.as_bytes().to_vec()),
             None => Err(bad(n, function, "string expected, got number".into())),
         },
-        other => Err(bad(n, function, format!("string expected, got {}", other.type_name()))),
+        other => Err(bad(n, function, format!("string expected, got {}", type_name(other)))),
     }
 }
 
@@ -45,7 +46,7 @@ fn integer_arg(v: &Value, n: u32, function: &str, what: &str) -> mlua::Result<Op
         Value::Nil => Ok(None),
         Value::Integer(i) => Ok(Some(*i)),
         Value::Number(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(Some(*f as i64)),
-        other => Err(bad(n, function, format!("{what}: a whole number expected, got {}", other.type_name()))),
+        other => Err(bad(n, function, format!("{what}: a whole number expected, got {}", type_name(other)))),
     }
 }
 

@@ -15,13 +15,22 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     lua.globals().set("network", t)
 }
 
-/// The name argument: a string (Lua's own wording when it is not).
-fn name_arg(v: &Value, function: &str) -> mlua::Result<String> {
+/// The type as Lua's `type()` names it (mlua says "integer" for some
+/// numbers); shared by the network, kv and control argument checks.
+pub(crate) fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Integer(_) | Value::Number(_) => "number",
+        other => other.type_name(),
+    }
+}
+
+/// A name argument: a string (in Lua's own wording when it is not).
+pub(crate) fn name_arg(v: &Value, function: &str) -> mlua::Result<String> {
     match v {
         Value::String(s) => Ok(s.to_str()?.to_string()),
         other => Err(mlua::Error::runtime(format!(
             "bad argument #1 to '{function}' (string expected, got {})",
-            other.type_name()
+            type_name(other)
         ))),
     }
 }
