@@ -184,14 +184,14 @@ impl network::Host for HostState {
             }
             return Ok(Ok(vec![ip.to_string()]));
         }
-        Ok(self.dns(&host, |r, name| addresses(r, name)).await)
+        Ok(self.dns(&host, addresses).await)
     }
 
     async fn get_mx(&mut self, domain: String) -> Result<Result<Vec<Mx>, HostError>> {
-        Ok(self.dns(&domain, |r, name| mx(r, name)).await)
+        Ok(self.dns(&domain, mx).await)
     }
 
     async fn get_txt(&mut self, name: String) -> Result<Result<Vec<Vec<u8>>, HostError>> {
-        Ok(self.dns(&name, |r, name| txt(r, name)).await)
+        Ok(self.dns(&name, txt).await)
     }
 }
