@@ -102,7 +102,9 @@ def test_a_silent_dns_server_is_an_empty_answer_within_seconds(tmp_path):
         out = lua(tmp_path, address, 'local h, all = network.getHostByName("slow.test")\n'
                                      'print(h, #all, #network.getMX("slow.test"))\n')
         assert out.strip() == "nil\t0\t0"
-        assert time.monotonic() - started < 25  # two lookups, each bounded at 5 s
+        # It did wait for the silent server, and not for long: two lookups
+        # (getMX gives up after the MX query), each bounded at 5 s.
+        assert 2 < time.monotonic() - started < 16
 
 
 def test_get_txt_joins_each_records_strings(tmp_path, dns):
