@@ -42,7 +42,14 @@ pub async fn run(args: ScriptRunArgs, config: Option<PathBuf>) -> Result<ExitCod
     let spec = spec_for(&args, &base_dir, loaded.as_ref())?;
     let bind = loaded.as_ref().map(|l| l.settings.bind_to_address);
     let services = ServiceManager::new(bind.unwrap_or([127, 0, 0, 1].into()));
+    // With a config the script gets the server's store, so `kv.*` and the
+    // other store-backed calls behave as under `rumble serve`.
+    let store = match &loaded {
+        Some(l) => Some(super::open_store(&l.settings).await?),
+        None => None,
+    };
     let env = Arc::new(ServerEnv {
+        store,
         config_path: config.clone(),
         settings: loaded.as_ref().map(|l| Arc::new(l.settings.clone())),
         config: loaded.map(|l| Arc::new(l.raw)),

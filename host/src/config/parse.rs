@@ -206,7 +206,7 @@ pub enum ErrorKind {
     /// Two `LoadScript` lines give scripts the same name.
     #[error(
         "LoadScript: script name \"{name}\" ({path}) is already used by the LoadScript on line \
-         {first_line} ({first_path}); rename one of the files so each script has its own name"
+         {first_line} ({first_path}); give one a name of its own (LoadScript PATH NAME)"
     )]
     DuplicateScript {
         name: String,

@@ -185,6 +185,9 @@ pub struct ScriptLimits {
     pub hook_wait: Duration,
     /// Most bytes of a message `msg:body()` hands a hook (`ScriptBodyLimit`, default 1M).
     pub body_limit: u64,
+    /// Bytes (keys plus values) the script's `kv` store may hold
+    /// (`ScriptKVBytes`, default 1M, 1K-1G).
+    pub kv_bytes: u64,
 }
 
 /// A failed hook's fail-safe.
@@ -211,6 +214,7 @@ impl Default for ScriptLimits {
             on_error: OnError::Continue,
             hook_wait: Duration::from_secs(5),
             body_limit: MIB,
+            kv_bytes: MIB,
         }
     }
 }
@@ -218,7 +222,8 @@ impl Default for ScriptLimits {
 /// A `LoadScript` with its grants and limits resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptSpec {
-    /// File stem of the path (`greylist` for `plugins/greylist/greylist.lua`); unique.
+    /// `LoadScript PATH NAME`'s NAME, else the file stem of the path
+    /// (`greylist` for `plugins/greylist/greylist.lua`); unique.
     pub name: String,
     /// The path as written in the config (grants may name the script by it).
     pub path_written: String,
@@ -426,6 +431,7 @@ const KNOWN: &[&str] = &[
     "ScriptOnError",
     "ScriptHookWait",
     "ScriptBodyLimit",
+    "ScriptKVBytes",
     "ScriptLimit",
     "Grant",
     "DNSServer",
@@ -959,10 +965,11 @@ enum LimitKind {
     OnError,
     HookWait,
     Body,
+    KvBytes,
 }
 
 impl LimitKind {
-    const ALL: [LimitKind; 12] = [
+    const ALL: [LimitKind; 13] = [
         LimitKind::Cpu,
         LimitKind::Memory,
         LimitKind::Instances,
@@ -975,6 +982,7 @@ impl LimitKind {
         LimitKind::OnError,
         LimitKind::HookWait,
         LimitKind::Body,
+        LimitKind::KvBytes,
     ];
 
     fn word(self) -> &'static str {
@@ -991,6 +999,7 @@ impl LimitKind {
             LimitKind::OnError => "onerror",
             LimitKind::HookWait => "hook-wait",
             LimitKind::Body => "body",
+            LimitKind::KvBytes => "kvbytes",
         }
     }
 
@@ -1009,6 +1018,7 @@ impl LimitKind {
             LimitKind::OnError => "ScriptOnError",
             LimitKind::HookWait => "ScriptHookWait",
             LimitKind::Body => "ScriptBodyLimit",
+            LimitKind::KvBytes => "ScriptKVBytes",
         }
     }
 
@@ -1027,6 +1037,7 @@ impl LimitKind {
             LimitKind::OnError => "continue or tempfail",
             LimitKind::HookWait => "a duration such as 500ms, 5s or 5000 (milliseconds), from 1ms to 10m",
             LimitKind::Body => "a size such as 65536, 512K or 8M, from 0 to 1G",
+            LimitKind::KvBytes => "a size such as 65536, 512K or 1M, from 1K to 1G",
         }
     }
 
@@ -1058,6 +1069,10 @@ impl LimitKind {
             LimitKind::OnError => parse_on_error(text).map(|v| limits.on_error = v).is_some(),
             LimitKind::HookWait => ms(Duration::from_secs(600)).map(|d| limits.hook_wait = d).is_some(),
             LimitKind::Body => parse_size(text).filter(|n| *n <= GIB).map(|n| limits.body_limit = n).is_some(),
+            LimitKind::KvBytes => parse_size(text)
+                .filter(|n| (KIB..=GIB).contains(n))
+                .map(|n| limits.kv_bytes = n)
+                .is_some(),
         }
     }
 }
@@ -1122,27 +1137,49 @@ fn scripts(
     Ok(specs)
 }
 
-/// One `LoadScript` line; the name is the file stem.
+/// One `LoadScript PATH [NAME]` line; without NAME the name is the file
+/// stem. A NAME lets two tenants' `filter.lua` coexist.
 fn script_spec(r: &Reader<'_>, e: &Entry, limits: ScriptLimits) -> Result<ScriptSpec, ConfigError> {
-    let name = Path::new(&e.value)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .filter(|s| !s.is_empty());
-    let Some(name) = name else {
-        return Err(r.bad(
-            e,
-            "LoadScript",
-            "a script path such as plugins/greylist/greylist.lua",
-        ));
+    const EXPECTED: &str = "a script path such as plugins/greylist/greylist.lua, optionally followed by a name";
+    let words: Vec<&str> = e.value.split_whitespace().collect();
+    let (path, name) = match words.as_slice() {
+        [path] => (*path, file_stem(path)),
+        [path, name] => (*path, Some(*name)),
+        _ => return Err(r.bad(e, "LoadScript", EXPECTED)),
     };
+    let Some(name) = name.filter(|_| file_stem(path).is_some()) else {
+        return Err(r.bad(e, "LoadScript", EXPECTED));
+    };
+    if !is_script_name(name) {
+        let msg = format!(
+            "script name \"{name}\" may hold only letters, digits, '-', '_' and '.' (give one: LoadScript PATH NAME)"
+        );
+        return Err(r.invalid(e.line, "LoadScript", msg));
+    }
     Ok(ScriptSpec {
         name: name.to_string(),
-        path_written: e.value.clone(),
-        path: r.raw.resolve(&e.value),
+        path_written: path.to_string(),
+        path: r.raw.resolve(path),
         line: e.line,
         grants: GrantSet::default(),
         limits,
     })
+}
+
+fn file_stem(path: &str) -> Option<&str> {
+    Path::new(path).file_stem().and_then(|s| s.to_str()).filter(|s| !s.is_empty())
+}
+
+/// A directive's spelling in the documentation (`MaxConnectionsPerIP`)
+/// for a key as parsed (lower-case); None for an unknown key.
+pub fn directive_name(key: &str) -> Option<&'static str> {
+    KNOWN.iter().copied().find(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// Script names appear in logs, service names (`name:port`) and `Grant`
+/// lines, so they are kept to a plain alphabet.
+pub fn is_script_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Index of the script a `Grant`/`ScriptLimit` names, by name or written path.
@@ -1752,11 +1789,11 @@ ScriptSessionTimeout 2m
             ),
             (
                 "LoadScript",
-                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, got \"\"",
+                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, optionally followed by a name, got \"\"",
             ),
             (
                 "LoadScript /",
-                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, got \"/\"",
+                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, optionally followed by a name, got \"/\"",
             ),
         ];
         for (line, msg) in cases {
@@ -2009,13 +2046,42 @@ ScriptSessionTimeout 2m
             err("LoadScript a/greylist.lua\n\nLoadScript b/greylist.lua\n"),
             format!(
                 "{FILE}:3: LoadScript: script name \"greylist\" (b/greylist.lua) is already used by the LoadScript \
-                     on line 1 (a/greylist.lua); rename one of the files so each script has its own name"
+                     on line 1 (a/greylist.lua); give one a name of its own (LoadScript PATH NAME)"
             )
         );
         assert!(
             err("LoadScript x.lua\nLoadScript x.lua\n")
                 .starts_with(&format!("{FILE}:2: LoadScript: script name \"x\""))
         );
+    }
+
+    #[test]
+    fn load_script_takes_an_optional_name() {
+        let (s, _) = ok("LoadScript tenants/a/filter.lua filter-a\nLoadScript tenants/b/filter.lua filter-b\n\
+                         Grant filter-b dns\nScriptLimit filter-a kvbytes 64K\n");
+        let names: Vec<(&str, &str)> = s.scripts.iter().map(|x| (x.name.as_str(), x.path_written.as_str())).collect();
+        assert_eq!(names, [("filter-a", "tenants/a/filter.lua"), ("filter-b", "tenants/b/filter.lua")]);
+        assert_eq!(s.scripts[0].path, Path::new("/etc/rumble/tenants/a/filter.lua"));
+        assert!(s.scripts[1].grants.allows_dns() && !s.scripts[0].grants.allows_dns());
+        assert_eq!((s.scripts[0].limits.kv_bytes, s.scripts[1].limits.kv_bytes), (64 * KIB, MIB));
+        assert!(
+            err("LoadScript a/filter.lua\nLoadScript b/filter.lua filter\n")
+                .starts_with(&format!("{FILE}:2: LoadScript: script name \"filter\" (b/filter.lua) is already used by the LoadScript on line 1"))
+        );
+        assert_eq!(
+            err("LoadScript a/filter.lua bad/name\n"),
+            format!("{FILE}:1: LoadScript: script name \"bad/name\" may hold only letters, digits, '-', '_' and '.' (give one: LoadScript PATH NAME)")
+        );
+        assert!(err("LoadScript a.lua b c\n").starts_with(&format!("{FILE}:1: LoadScript: expected a script path")));
+        assert!(is_script_name("a-b_c.1") && !is_script_name("a b") && !is_script_name("ä") && !is_script_name(""));
+    }
+
+    #[test]
+    fn kv_bytes_default_and_limit() {
+        let (s, _) = ok("ScriptKVBytes 2M\nLoadScript x.lua\n");
+        assert_eq!(s.script_defaults.kv_bytes, 2 * MIB);
+        assert!(err("ScriptKVBytes 10\n").contains("from 1K to 1G"));
+        assert!(err("LoadScript x.lua\nScriptLimit x kvbytes 2G\n").contains("from 1K to 1G"));
     }
 
     #[test]
@@ -2234,11 +2300,19 @@ ScriptLimit admin first-read 500ms\nScriptLimit admin log-rate 200\n"
             (other.open_files, other.calls, other.cpu_share_permille, other.first_read, other.log_rate),
             (8, 1, 250, Duration::from_secs(10), 10)
         );
+        let text = format!("{SCRIPTS}ScriptOnError tempfail\nScriptLimit admin onerror continue\nScriptLimit admin hook-wait 2s\nScriptLimit admin body 64K\n");
+        let (s, _) = ok(&text);
+        let (admin, other) = (s.script("admin").unwrap().limits, s.script("greylist").unwrap().limits);
+        assert_eq!((admin.on_error, admin.hook_wait, admin.body_limit), (OnError::Continue, Duration::from_secs(2), 64 * 1024));
+        assert_eq!((other.on_error, other.hook_wait, other.body_limit), (OnError::TempFail, Duration::from_secs(5), 1024 * 1024));
         let bad = |l: &str| err(&format!("{SCRIPTS}{l}\n"));
         assert!(bad("ScriptLimit admin share 0").contains("a share of one core"));
         assert!(bad("ScriptLimit admin share lots").contains("a share of one core"));
         assert!(bad("ScriptLimit admin files 0").contains("open files 1-1024"));
         assert!(bad("ScriptCallsPerInstance 0").contains("calls per instance"));
+        assert!(bad("ScriptLimit admin onerror maybe").contains("continue or tempfail"));
+        assert!(bad("ScriptOnError sometimes").contains("continue or tempfail"));
+        assert!(bad("ScriptLimit admin hook-wait 0").contains("from 1ms to 10m"));
     }
 
     #[test]
@@ -2256,7 +2330,7 @@ ScriptLimit admin first-read 500ms\nScriptLimit admin log-rate 200\n"
         assert_eq!(
             bad("ScriptLimit admin disk 1G"),
             format!(
-                "{FILE}:3: ScriptLimit: unknown limit \"disk\" (expected one of cpu, memory, instances, timeout, first-read, files, calls, share, log-rate)"
+                "{FILE}:3: ScriptLimit: unknown limit \"disk\" (expected one of cpu, memory, instances, timeout, first-read, files, calls, share, log-rate, onerror, hook-wait, body, kvbytes)"
             )
         );
         assert_eq!(

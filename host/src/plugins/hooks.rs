@@ -226,6 +226,9 @@ impl HostState {
         let described = format!("hook {service} {}{}", when.name(), verb.as_deref().map(|v| format!(" {v}")).unwrap_or_default());
         self.info.env.hooks.add(Registered { script: self.script.clone(), handler, service: service.into(), when, verb });
         tracing::debug!(target: "lua", "script \"{}\" registered {described}", self.info.spec.name);
+        if let Some(script) = self.script.upgrade() {
+            script.note_registered(described);
+        }
         Ok(())
     }
 }

@@ -173,6 +173,21 @@ pub struct Script {
     refilling: std::sync::atomic::AtomicUsize,
     refilled: tokio::sync::Notify,
     me: Weak<Script>,
+    /// Calls, Lua errors and stopped instances, for `Rumble.listModules`.
+    pub stats: ScriptStats,
+    /// What the script registered (`service echo:2580`, `hook smtp ...`).
+    pub registered: Mutex<Vec<String>>,
+}
+
+/// Counts of a script's calls (service connections, evals; not the loads of
+/// its top level).
+#[derive(Default)]
+pub struct ScriptStats {
+    pub calls: std::sync::atomic::AtomicU64,
+    /// Calls that ended in a Lua error.
+    pub errors: std::sync::atomic::AtomicU64,
+    /// Calls whose instance was stopped (CPU budget, memory, files, trap).
+    pub stops: std::sync::atomic::AtomicU64,
 }
 
 impl Script {
@@ -194,6 +209,8 @@ impl Script {
             refilling: std::sync::atomic::AtomicUsize::new(0),
             refilled: tokio::sync::Notify::new(),
             me: me.clone(),
+            stats: ScriptStats::default(),
+            registered: Mutex::new(Vec::new()),
         });
         if let FolderAccess::Confined(what) = &script.info.folder {
             tracing::warn!(
@@ -219,6 +236,11 @@ impl Script {
 
     pub fn name(&self) -> &str {
         &self.info.spec.name
+    }
+
+    /// Remember something the script registered, for `Rumble.listModules`.
+    pub fn note_registered(&self, what: String) {
+        self.registered.lock().unwrap_or_else(|e| e.into_inner()).push(what);
     }
 
     /// Evaluate `code` in an instance and return its result as text.
@@ -463,6 +485,7 @@ impl Script {
     /// instance's `calls`.
     fn finish_call<T>(&self, mut inst: Instance, result: wasmtime::Result<Result<T, String>>, counted: bool) -> Result<T, ScriptError> {
         inst.store.data_mut().budget.pause();
+        self.count(&result);
         match result {
             Ok(Ok(v)) => {
                 if counted {
@@ -487,6 +510,16 @@ impl Script {
                 self.refill();
                 Err(err)
             }
+        }
+    }
+
+    fn count<T>(&self, result: &wasmtime::Result<Result<T, String>>) {
+        let stats = &self.stats;
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => _ = stats.errors.fetch_add(1, Ordering::Relaxed),
+            Err(_) => _ = stats.stops.fetch_add(1, Ordering::Relaxed),
         }
     }
 

@@ -93,6 +93,7 @@ pub async fn run(service: Arc<Service>, listener: TcpListener, address: IpAddr, 
 fn spawn_session(service: Arc<Service>, handler: Handler, stream: TcpStream, peer: SocketAddr, permit: OwnedSemaphorePermit) {
     tokio::spawn(async move {
         let stats = service.stats.clone();
+        stats.roll();
         stats.sessions.fetch_add(1, Ordering::Relaxed);
         stats.busy.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = handler(stream, peer, stats.clone()).await {
@@ -103,6 +104,7 @@ fn spawn_session(service: Arc<Service>, handler: Handler, stream: TcpStream, pee
             }
         }
         stats.busy.fetch_sub(1, Ordering::Relaxed);
+        stats.roll();
         drop(permit);
     });
 }
@@ -116,6 +118,7 @@ impl Refusals {
     /// Send `answer` (if any) and close, without waiting: the socket is
     /// new, so one short line fits its send buffer.
     fn refuse(&mut self, service: &Service, stream: TcpStream, peer: SocketAddr, answer: Option<&str>) {
+        service.stats.roll();
         service.stats.rejected.fetch_add(1, Ordering::Relaxed);
         if let (Some(line), Ok(socket)) = (answer, stream.into_std()) {
             let _ = std::io::Write::write(&mut &socket, format!("{line}\r\n").as_bytes());

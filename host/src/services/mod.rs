@@ -8,8 +8,10 @@
 //! backlog; stopped (0) closes the socket; a restart binds it again.
 
 mod listener;
+mod traffic;
 
 pub use listener::keep_reserve;
+pub use traffic::{TRAFFIC_HOURS, Traffic};
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -64,7 +66,8 @@ impl ServiceState {
     }
 }
 
-/// Traffic counters, as `Rumble.serviceInfo` reports them.
+/// Traffic counters, as `Rumble.serviceInfo` reports them, and their hourly
+/// history for `Rumble.trafficInfo`.
 #[derive(Default)]
 pub struct ServiceStats {
     pub sessions: AtomicU64,
@@ -72,9 +75,34 @@ pub struct ServiceStats {
     pub sent: AtomicU64,
     pub received: AtomicU64,
     pub rejected: AtomicU64,
+    hourly: Mutex<traffic::Hourly>,
 }
 
 impl ServiceStats {
+    /// The totals so far, in `trafficInfo`'s terms.
+    fn totals(&self) -> Traffic {
+        Traffic {
+            hits: self.sessions.load(Ordering::Relaxed),
+            bytes: self.sent.load(Ordering::Relaxed) + self.received.load(Ordering::Relaxed),
+            rejections: self.rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Close the hour's bucket if the hour is over. Called when a session
+    /// starts and ends (and when the history is read), not per byte: the
+    /// counters stay plain atomics, and what happened since the last roll
+    /// counts in the hour of that roll.
+    pub fn roll(&self) {
+        self.hourly.lock().unwrap_or_else(|e| e.into_inner()).roll(traffic::this_hour(), self.totals());
+    }
+
+    /// Hourly buckets, newest (the current hour) first, at most [`TRAFFIC_HOURS`].
+    pub fn traffic(&self) -> Vec<Traffic> {
+        let mut hourly = self.hourly.lock().unwrap_or_else(|e| e.into_inner());
+        hourly.roll(traffic::this_hour(), self.totals());
+        hourly.history(self.totals())
+    }
+
     pub fn add_sent(&self, n: usize) {
         self.sent.fetch_add(n as u64, Ordering::Relaxed);
     }
@@ -118,13 +146,14 @@ pub struct ServiceManager {
     bind_address: IpAddr,
     services: Mutex<Vec<Arc<Service>>>,
     /// `MaxConnectionsPerIP`, for script services (protocol listeners get it
-    /// from their own setup).
-    max_per_ip: AtomicU32,
+    /// from their own setup). Shared with each script service's handler, so
+    /// `Rumble.reloadConfiguration` changes it for sessions to come.
+    max_per_ip: Arc<AtomicU32>,
 }
 
 impl ServiceManager {
     pub fn new(bind_address: IpAddr) -> Arc<ServiceManager> {
-        let max_per_ip = AtomicU32::new(crate::config::DEFAULT_MAX_CONNECTIONS_PER_IP);
+        let max_per_ip = Arc::new(AtomicU32::new(crate::config::DEFAULT_MAX_CONNECTIONS_PER_IP));
         Arc::new(ServiceManager { bind_address, services: Mutex::new(Vec::new()), max_per_ip })
     }
 
@@ -140,6 +169,15 @@ impl ServiceManager {
         self.list().into_iter().find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
+    /// Names of every service, in registration order (for error messages).
+    pub fn names(&self) -> Vec<String> {
+        self.list().iter().map(|s| s.name.clone()).collect()
+    }
+
+    pub fn max_per_ip(&self) -> u32 {
+        self.max_per_ip.load(Ordering::Relaxed)
+    }
+
     /// Bind `port` and serve it with `script`'s handler; false (and a log
     /// line) if the port cannot be bound, as `createService` reports it.
     ///
@@ -150,11 +188,13 @@ impl ServiceManager {
     pub async fn start_script_service(&self, script: Arc<Script>, handler: u32, port: u16, threads: u32) -> bool {
         let name = format!("{}:{port}", script.name());
         let owner = Some(script.name().to_string());
+        let registering = script.clone();
         let lock = Arc::new(tokio::sync::Mutex::new(()));
-        let per_ip_limit = script_per_ip_limit(self.max_per_ip.load(Ordering::Relaxed), threads);
+        let max_per_ip = self.max_per_ip.clone();
         let per_ip = Arc::new(crate::stream::PerIp::default());
         let serve: Handler = Arc::new(move |stream, peer, stats| {
             let (script, lock, per_ip) = (script.clone(), lock.clone(), per_ip.clone());
+            let per_ip_limit = script_per_ip_limit(max_per_ip.load(Ordering::Relaxed), threads);
             Box::pin(async move {
                 let ip = peer.ip();
                 let Some(_slot) = per_ip.take(ip, per_ip_limit) else {
@@ -165,7 +205,11 @@ impl ServiceManager {
                 script.serve(handler, stream, lock, stats).await.map_err(|e| e.to_string())
             })
         });
-        self.start_service(name, port, threads, owner, serve, WhenFull::Wait).await.is_ok()
+        let started = self.start_service(name.clone(), port, threads, owner, serve, WhenFull::Wait).await.is_ok();
+        if started {
+            registering.note_registered(format!("service {name}"));
+        }
+        started
     }
 
     /// Bind `port` and serve it with `handler`, at most `threads` sessions at

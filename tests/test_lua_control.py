@@ -1,0 +1,249 @@
+"""`Rumble.*` service control and status from a served script, observed
+with real clients: start/stop/suspend/resume of SMTP and of a script
+service, serviceInfo/trafficInfo after real sessions, listModules (with
+LoadScript NAME), reloadConfiguration, bad arguments and the
+`services.control` grant."""
+
+import socket
+import time
+
+import pytest
+
+from conftest import LineClient, free_port, write_config
+from lua_remote import Remote, remote_script
+
+ECHO = """
+Rumble.createService(function(s)
+  s:send("hi\\r\\n")
+  local line = s:receive()
+  while line ~= "" do
+    s:send(line .. "\\r\\n")
+    line = s:receive()
+  end
+end, PORT, 4)
+"""
+
+BOOM = """
+Rumble.createService(function(s)
+  local line = s:receive()
+  if line == "error" then error("boom") end
+  if line == "loop" then while true do end end
+  s:send("fine\\r\\n")
+end, PORT, 2)
+"""
+
+
+class Setup:
+    def __init__(self, tmp_path, start_server):
+        self.tmp = tmp_path
+        self.ports = {name: free_port() for name in ("smtp", "ctl", "echo", "boom", "nogrant")}
+        p = self.ports
+        (tmp_path / "ctl.lua").write_text(remote_script(p["ctl"]))
+        (tmp_path / "nogrant.lua").write_text(remote_script(p["nogrant"]))
+        (tmp_path / "echo.lua").write_text(ECHO.replace("PORT", str(p["echo"])))
+        (tmp_path / "boom.lua").write_text(BOOM.replace("PORT", str(p["boom"])))
+        for tenant in ("a", "b"):
+            folder = tmp_path / "tenants" / tenant
+            folder.mkdir(parents=True)
+            (folder / "filter.lua").write_text(f"-- tenant {tenant}\n")
+        self.text = (
+            f"DataFolder {tmp_path}/data\nBindToAddress 127.0.0.1\nServerName before.test\n"
+            f"EnableSMTP 1\nSMTPPort {p['smtp']}\n"
+            f"LoadScript ctl.lua\nGrant ctl listen {p['ctl']}\nGrant ctl services.control\n"
+            f"LoadScript nogrant.lua\nGrant nogrant listen {p['nogrant']}\n"
+            f"LoadScript echo.lua\nGrant echo listen {p['echo']}\n"
+            f"LoadScript boom.lua\nGrant boom listen {p['boom']}\nScriptLimit boom cpu 50ms\n"
+            "LoadScript tenants/a/filter.lua filter-a\nLoadScript tenants/b/filter.lua filter-b\n"
+        )
+        self.server = start_server(self.text)
+
+    def ctl(self):
+        return Remote(self.ports["ctl"])
+
+    def settle(self, service):
+        """Wait until `service` has no session left: a client sees the close
+        a moment before the server frees the session's per-address slot."""
+        with self.ctl() as r:
+            assert eventually(lambda: r.call(f'return Rumble.serviceInfo("{service}").busy') == [0])
+
+    def rewrite(self, extra):
+        write_config(self.server.config, self.text + extra)
+
+
+@pytest.fixture
+def setup(tmp_path, start_server):
+    return Setup(tmp_path, start_server)
+
+
+def banner(port, timeout=5.0):
+    """The first line a fresh connection hears, or None when nothing comes
+    within `timeout` (or the connection is refused)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            return s.makefile("rb").readline().decode().strip() or None
+    except (ConnectionRefusedError, ConnectionResetError, socket.timeout):
+        return None
+
+
+def eventually(check, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+def smtp_session(port):
+    with LineClient(port) as c:
+        assert c.line().startswith("220 ")
+        c.send("EHLO client.test")
+        while not c.line().startswith("250 "):
+            pass
+        assert c.ask("QUIT").startswith("221")
+
+
+def test_stop_start_suspend_resume_smtp(setup):
+    port = setup.ports["smtp"]
+    assert banner(port).startswith("220 ")
+    with setup.ctl() as r:
+        assert r.call('return Rumble.stopService("smtp"), Rumble.serviceInfo("smtp").enabled') == [True, 0]
+        assert eventually(lambda: refused(port))
+        assert r.call('return Rumble.startService("smtp"), Rumble.serviceInfo("smtp").enabled') == [True, 1]
+        assert eventually(lambda: banner(port, 1) is not None)
+        assert r.call('return Rumble.suspendService("SMTP"), Rumble.serviceInfo("smtp").enabled') == [True, 2]
+        # Suspended: the socket stays open (the client waits in the backlog), nothing is accepted.
+        waiting = socket.create_connection(("127.0.0.1", port), timeout=1)
+        with pytest.raises(socket.timeout):
+            waiting.recv(100)
+        waiting.settimeout(5)
+        assert r.call('return Rumble.resumeService("smtp"), Rumble.serviceInfo("smtp").enabled') == [True, 1]
+        assert waiting.makefile("rb").readline().startswith(b"220 ")
+        waiting.close()
+
+
+def test_a_suspended_script_service_lets_active_sessions_finish(setup):
+    port, name = setup.ports["echo"], f"echo:{setup.ports['echo']}"
+    with setup.ctl() as r, LineClient(port) as active:
+        assert active.line() == "hi"
+        assert r.call(f'return Rumble.suspendService("{name}")') == [True]
+        assert active.ask("still here") == "still here"
+        assert banner(port, 0.7) is None
+        assert r.call(f'return Rumble.resumeService("{name}")') == [True]
+        assert banner(port) == "hi"
+        assert r.call(f'return Rumble.stopService("{name}")') == [True]
+        assert active.ask("after stop") == "after stop"
+        assert eventually(lambda: refused(port))
+        assert r.call(f'return Rumble.startService("{name}")') == [True]
+        assert eventually(lambda: banner(port, 1) == "hi")
+
+
+def test_unknown_services_and_bad_arguments(setup):
+    with setup.ctl() as r:
+        for function in ("startService", "stopService", "suspendService", "resumeService"):
+            nil, message = r.call(f'return Rumble.{function}("nope")')
+            assert nil is None
+            assert message.startswith('no service named "nope" (known: smtp, mailman, ctl:')
+            assert f"echo:{setup.ports['echo']}" in message
+            assert r.message(f"return Rumble.{function}()") == f"bad argument #1 to '{function}' (string expected, got nil)"
+        assert r.call('return Rumble.serviceInfo("nope"), Rumble.trafficInfo("nope")') == [None, None]
+        assert r.message("return Rumble.serviceInfo(1)") == "bad argument #1 to 'serviceInfo' (string expected, got number)"
+        assert r.message("return Rumble.trafficInfo({})") == "bad argument #1 to 'trafficInfo' (string expected, got table)"
+
+
+def test_service_info_and_traffic_info_move_with_real_sessions(setup):
+    with setup.ctl() as r:
+        before = r.call('return Rumble.serviceInfo("smtp")')[0]
+        assert before == {
+            "workers": 250, "busy": 0, "idle": 250, "enabled": 1, "sessions": 0, "sent": 0,
+            "received": 0, "rejected": 0, "capabilities": before["capabilities"],
+        }
+        assert "PIPELINING " in before["capabilities"] and before["capabilities"].endswith(" ")
+        assert r.call('return Rumble.trafficInfo("smtp")') == [[[0, 0, 0]]]
+        smtp_session(setup.ports["smtp"])
+        smtp_session(setup.ports["smtp"])
+        assert eventually(lambda: r.call('return Rumble.serviceInfo("smtp").busy') == [0])
+        info = r.call('return Rumble.serviceInfo("smtp")')[0]
+        assert info["sessions"] == 2 and info["sent"] > 100 and info["received"] == 2 * len("EHLO client.test\r\nQUIT\r\n")
+        hours = r.call('return Rumble.trafficInfo("smtp")')[0]
+        assert sum(h[0] for h in hours) == 2
+        assert sum(h[1] for h in hours) == info["sent"] + info["received"]
+        # A script service counts too (Rumble's were invisible), this very session included.
+        mine = r.call(f'return Rumble.serviceInfo("ctl:{setup.ports["ctl"]}")')[0]
+        assert (mine["sessions"], mine["busy"], mine["workers"], mine["idle"], mine["capabilities"]) == (1, 1, 4, 3, "")
+        assert mine["received"] > 0
+
+
+def test_list_modules_shows_scripts_grants_registrations_and_counts(setup):
+    boom = f"boom:{setup.ports['boom']}"
+    for line, answer in [("error", ""), ("loop", ""), ("ok", "fine")]:
+        with LineClient(setup.ports["boom"]) as c:
+            assert c.ask(line) == answer
+        setup.settle(boom)
+    with setup.ctl() as r:
+        modules = {m["name"]: m for m in r.call("return Rumble.listModules()")[0]}
+    assert list(modules) == ["ctl", "nogrant", "echo", "boom", "filter-a", "filter-b"]
+    p = setup.ports
+    assert modules["ctl"]["grants"] == [f"listen {p['ctl']}", "services.control"]
+    assert modules["ctl"]["registered"] == [f"service ctl:{p['ctl']}"]
+    assert modules["ctl"]["file"] == "ctl.lua" and modules["ctl"]["title"] == "ctl"
+    assert (modules["boom"]["calls"], modules["boom"]["errors"], modules["boom"]["stops"]) == (3, 1, 1)
+    assert (modules["echo"]["calls"], modules["echo"]["errors"], modules["echo"]["stops"]) == (0, 0, 0)
+    assert modules["filter-a"]["file"] == "tenants/a/filter.lua"
+    assert modules["filter-b"] == {
+        "name": "filter-b", "title": "filter-b", "file": "tenants/b/filter.lua", "description": "",
+        "author": "Unknown", "grants": [], "registered": [], "calls": 0, "errors": 0, "stops": 0,
+    }
+
+
+def test_reload_configuration_applies_max_connections_per_ip_and_reports_the_rest(setup):
+    port = setup.ports["echo"]
+    # Before: one address may hold 3 of the echo service's 4 sessions.
+    with LineClient(port) as a:
+        assert a.line() == "hi"
+        with LineClient(port) as b:
+            assert b.line() == "hi"
+    setup.settle(f"echo:{port}")
+    setup.rewrite("MaxConnectionsPerIP 1\nServerName after.test\n")
+    with setup.ctl() as r:
+        ok, notes = r.call("return Rumble.reloadConfiguration()")
+        assert ok is True
+        assert notes == [
+            "ServerName changed; it takes effect at the next restart",
+            "MaxConnectionsPerIP 1 applied to script services (protocol listeners need a restart)",
+        ]
+        # Nothing new since: nothing to report.
+        assert r.call("return Rumble.reloadConfiguration()") == [True, []]
+    setup.server.wait_for_log(r"reloadConfiguration \(script \"ctl\"\): ServerName changed")
+    with LineClient(port) as a:
+        assert a.line() == "hi"
+        assert banner(port) is None  # closed at once: over the new per-address limit
+    with setup.ctl() as r:
+        assert r.call(f'return Rumble.serviceInfo("echo:{port}").rejected') == [1]
+        assert r.call(f'return Rumble.trafficInfo("echo:{port}")[1][3]') == [1]
+        # A broken file changes nothing and says why.
+        setup.rewrite("MaxConnectionsPerIP lots\n")
+        nil, message = r.call("return Rumble.reloadConfiguration()")
+        assert nil is None
+        assert "rumble.conf:" in message and "MaxConnectionsPerIP" in message and "lots" in message
+    assert banner(setup.ports["smtp"]).startswith("220 before.test")
+
+
+@pytest.mark.parametrize("call", [
+    'Rumble.startService("smtp")', 'Rumble.stopService("smtp")', 'Rumble.suspendService("smtp")',
+    'Rumble.resumeService("smtp")', 'Rumble.serviceInfo("smtp")', 'Rumble.trafficInfo("smtp")',
+    "Rumble.listModules()", "Rumble.reloadConfiguration()",
+])
+def test_without_services_control_every_call_is_denied(setup, call):
+    with Remote(setup.ports["nogrant"]) as r:
+        assert r.message(f"return {call}") == 'permission denied: services.control (script "nogrant")'
+    assert banner(setup.ports["smtp"]).startswith("220 ")
+    assert 'script "nogrant"' in setup.server.log() and "services.control" in setup.server.log()
