@@ -42,8 +42,14 @@ pub async fn run(args: ScriptRunArgs, config: Option<PathBuf>) -> Result<ExitCod
     let spec = spec_for(&args, &base_dir, loaded.as_ref())?;
     let bind = loaded.as_ref().map(|l| l.settings.bind_to_address);
     let services = ServiceManager::new(bind.unwrap_or([127, 0, 0, 1].into()));
+    // With a config the script reaches the server's store (Mailman.*), as served.
+    let store = match &loaded {
+        Some(l) => Some(super::open_store(&l.settings).await?),
+        None => None,
+    };
     let env = Arc::new(ServerEnv {
         config_path: config.clone(),
+        store,
         settings: loaded.as_ref().map(|l| Arc::new(l.settings.clone())),
         config: loaded.map(|l| Arc::new(l.raw)),
         ..ServerEnv::new(base_dir, services.clone(), true)
@@ -138,7 +144,7 @@ fn spec_for(args: &Request, base_dir: &Path, loaded: Option<&config::Loaded>) ->
     for g in &args.grants {
         let words: Vec<&str> = g.split_whitespace().collect();
         let cap = config::parse_capability(&words, base_dir).map_err(|e| anyhow!("--grant {g:?}: {e}"))?;
-        grants.caps.push(cap);
+        grants.add(cap);
     }
     Ok(ScriptSpec {
         name,
