@@ -421,9 +421,14 @@ def test_get_queue(rig):
     rows = rig.value("reader", "return Mailman.getQueue()")
     assert rows and set(rows[0]) == {"id", "file", "time", "sender", "recipient", "loops"}
     assert any(r["sender"] == "bob@b.test" for r in rows)
-    for r in rig.value("tenanta", "return Mailman.getQueue()") or []:
+    rig.value("tenanta", r'return Mailman.sendMail("alice@a.test", "q@remote.test", "Subject: q\r\n\r\nq\r\n")')
+    seen_by_a = rig.value("tenanta", "return Mailman.getQueue()")
+    assert any(r["sender"] == "alice@a.test" for r in seen_by_a)
+    for r in seen_by_a:
         assert r["sender"].endswith("@a.test") or r["recipient"].endswith("@a.test"), r
-    assert any(r["sender"] == "bob@b.test" for r in rig.value("tenantb", "return Mailman.getQueue()"))
+    seen_by_b = rig.value("tenantb", "return Mailman.getQueue()")
+    assert any(r["sender"] == "bob@b.test" for r in seen_by_b)
+    assert not any(r["sender"] == "alice@a.test" for r in seen_by_b)
     denied(rig, "none", "return Mailman.getQueue()", "mailman.read")
 
 
