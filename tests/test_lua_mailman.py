@@ -211,6 +211,10 @@ def test_a_domain_path_stays_inside_storage_and_its_letters_are_listed(rig):
     # Rumble read headers from StorageFolder only: here they come from the real file.
     rows = rig.value("admin", f"return Mailman.listHeaders({rig.uid('olga@own.test')})")
     assert rows[0]["subject"] == "own path"
+    # Deleting the domain takes its accounts, letters and files along (Rumble left the accounts).
+    assert rig.value("admin", 'return Mailman.deleteDomain("own.test")') is True
+    assert letters(rig.folder, "olga@own.test") == []
+    assert not list((rig.folder / "storage" / "own").glob("*.msg"))
 
 
 def test_list_domains_shows_what_the_script_may_read(rig):
@@ -295,11 +299,13 @@ def test_delete_account(rig):
     assert rig.value("admin", 'return Mailman.saveAccount{name="erin", domain="example.org", type="mbox", password="pw"}')
     assert rig.value("admin", 'return Mailman.saveAccount{name="fred", domain="example.org", type="mbox", password="pw"}')
     uid = rig.uid("fred@example.org")
+    letter = send_to(rig, "fred@example.org", "Subject: last words\r\n\r\nbye\r\n")
     denied(rig, "reader", f"return Mailman.deleteAccount({uid})", "mailman.write example.org")
     denied(rig, "tenanta", 'return Mailman.deleteAccount("example.org", "erin")', "mailman.write example.org")
     assert rig.call("admin", 'return Mailman.deleteAccount("example.org", "erin"), Mailman.deleteAccount("example.org", "erin")') == [True, False]
     assert rig.value("admin", f"return Mailman.deleteAccount({uid})") is True
     assert rig.value("admin", 'return Mailman.accountExists("example.org", "fred")') is False
+    assert not (rig.folder / "storage" / f"{letter['fid']}.msg").exists(), "the letter's file went with the account"
     # By name it is that account, never the catch-all pattern delivery would pick.
     assert rig.value("admin", 'return Mailman.deleteAccount("example.org", "sales-nobody")') is False
     bad_argument(rig, "return Mailman.deleteAccount()", "bad argument #1 to 'deleteAccount' (number or string expected, got no value)")

@@ -63,7 +63,9 @@ impl Store {
                 })
             })
             .await?;
-        Ok(removed.map(|r| self.after_removal(&dir, r)).is_some())
+        let Some(removed) = removed else { return Ok(false) };
+        self.after_removal(&dir, removed);
+        Ok(true)
     }
 
     /// Rename domain `old` to `new` (its accounts follow), and set its path
