@@ -75,12 +75,17 @@ impl HostState {
         self.info.env.store.clone().ok_or_else(|| HostError::Failed("Mailman: this server has no mail store (script run without --config)".into()))
     }
 
-    /// Run store work with the CPU budget paused: waiting is not running.
-    async fn waiting<T>(&mut self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, HostError> {
+    /// Await `work` with the CPU budget paused: waiting is not running.
+    async fn paused<T>(&mut self, work: impl Future<Output = T>) -> T {
         self.budget.pause();
         let result = work.await;
         self.budget.resume();
-        result.map_err(store_error)
+        result
+    }
+
+    /// Store work, paused, its error as the script sees it.
+    async fn waiting<T>(&mut self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, HostError> {
+        self.paused(work).await.map_err(store_error)
     }
 
     /// The account `key` names, if the script may `need` on its domain.
@@ -113,10 +118,8 @@ impl HostState {
             return Ok(given);
         }
         // argon2id is slow on purpose: off the async workers, off the budget.
-        self.budget.pause();
-        let hashed = tokio::task::spawn_blocking(move || password::hash(&given)).await;
-        self.budget.resume();
-        hashed.map_err(|e| HostError::Failed(e.to_string()))?.map_err(HostError::Failed)
+        let hashing = tokio::task::spawn_blocking(move || password::hash(&given));
+        self.paused(hashing).await.map_err(|e| HostError::Failed(e.to_string()))?.map_err(HostError::Failed)
     }
 }
 
@@ -334,11 +337,11 @@ impl HostState {
         self.check(Need::Write, &name)?;
         let store = self.store()?;
         let path = store.script_domain_path(&path).map_err(store_error)?;
-        match self.waiting(store.add_domain(&name, &path, flags)).await {
+        match self.paused(store.add_domain(&name, &path, flags)).await {
             Ok(_) => Ok(true),
             // Rumble: false for a domain that exists.
-            Err(HostError::Invalid(why)) if why.ends_with("already exists") => Ok(false),
-            Err(e) => Err(e),
+            Err(StoreError::Exists(_)) => Ok(false),
+            Err(e) => Err(store_error(e)),
         }
     }
 
