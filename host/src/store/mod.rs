@@ -10,6 +10,7 @@
 //! - `mailbox`: folders and letters (per-folder UIDs, UIDVALIDITY, flags).
 //! - `queue`: the delivery queue with leased claims.
 //! - `spool`: durable message files in Rumble's layout.
+//! - `lua_api`: what the Lua `Mailman.*` API needs beyond the protocols' operations.
 
 pub mod accounts;
 pub mod blobs;
