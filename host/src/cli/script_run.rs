@@ -42,8 +42,8 @@ pub async fn run(args: ScriptRunArgs, config: Option<PathBuf>) -> Result<ExitCod
     let spec = spec_for(&args, &base_dir, loaded.as_ref())?;
     let bind = loaded.as_ref().map(|l| l.settings.bind_to_address);
     let services = ServiceManager::new(bind.unwrap_or([127, 0, 0, 1].into()));
-    // With a config the script gets the server's store, so `kv.*` and the
-    // other store-backed calls behave as under `rumble serve`.
+    // With a config the script gets the server's store, so `kv.*`,
+    // `Mailman.*` and the other store-backed calls behave as served.
     let store = match &loaded {
         Some(l) => Some(super::open_store(&l.settings).await?),
         None => None,
@@ -145,7 +145,7 @@ fn spec_for(args: &Request, base_dir: &Path, loaded: Option<&config::Loaded>) ->
     for g in &args.grants {
         let words: Vec<&str> = g.split_whitespace().collect();
         let cap = config::parse_capability(&words, base_dir).map_err(|e| anyhow!("--grant {g:?}: {e}"))?;
-        grants.caps.push(cap);
+        grants.add(cap);
     }
     Ok(ScriptSpec {
         name,

@@ -69,7 +69,8 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         store: Some(store.clone()),
         ..ServerEnv::new(std::path::absolute(&base_dir).unwrap_or(base_dir), services.clone(), false)
     });
-    let queued = Arc::new(tokio::sync::Notify::new());
+    // The store's: scripts queue through the store too (Mailman.sendMail).
+    let queued = store.queue_notifier();
     let tls = load_tls(settings)?;
     start_smtp(settings, &store, &services, tls.clone(), queued.clone(), env.hooks.clone()).await?;
     start_pop3(settings, &store, &services, tls.clone(), env.hooks.clone()).await?;

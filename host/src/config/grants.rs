@@ -7,6 +7,12 @@
 //! Implications (documented because the checks rely on them): `files.write` also
 //! allows reading the same paths (they appear in `write_paths()` only, not in
 //! `read_paths()`), and `mailman.write` also allows reading the same domains.
+//!
+//! Domain-scoped capabilities (`mailman.read`, `mailman.write`, `sendmail`) name
+//! their domains, or `*` for every domain: a bare `mailman.read` is refused, so an
+//! operator never grants every tenant's mail by leaving a list out. `tenant
+//! DOMAIN...` makes the script a tenant's: each of those capabilities then covers
+//! only the tenant's domains (the intersection), whatever else was granted.
 //! Paths are only joined to the config folder here, not canonicalised: confinement
 //! (symlinks, `..`) is the file API's job at call time.
 
@@ -61,9 +67,9 @@ pub enum Capability {
     FilesWrite { paths: Vec<PathBuf> },
     /// `listen PORT...`: `Rumble.createService` on these ports.
     Listen { ports: Vec<u16> },
-    /// `mailman.read [domain ...]`: read domains/accounts/mail; empty = all domains.
+    /// `mailman.read DOMAIN...|*`: read domains/accounts/mail; [`ALL_DOMAINS`] = all.
     MailmanRead { domains: Vec<String> },
-    /// `mailman.write [domain ...]`: change domains/accounts/mail (implies read).
+    /// `mailman.write DOMAIN...|*`: change domains/accounts/mail (implies read).
     MailmanWrite { domains: Vec<String> },
     /// `services.control`: start, stop, suspend and resume services.
     ServicesControl,
@@ -71,10 +77,16 @@ pub enum Capability {
     Hook { services: Vec<String> },
     /// `dns`: DNS lookups.
     Dns,
-    /// `sendmail [domain ...]`: `Mailman.sendMail`; empty = any domain. Which address's
-    /// domain is checked is the caller's choice (the sender's, for tenant isolation).
+    /// `sendmail DOMAIN...|*`: `Mailman.sendMail` from senders of these domains
+    /// ([`ALL_DOMAINS`] = any).
     SendMail { domains: Vec<String> },
+    /// `tenant DOMAIN...`: the script belongs to the tenant owning these domains;
+    /// every mailman/sendmail capability it holds is limited to them.
+    Tenant { domains: Vec<String> },
 }
+
+/// The domain list that means every domain.
+pub const ALL_DOMAINS: &str = "*";
 
 /// Why a capability could not be parsed. The config loader turns `Unknown` into a
 /// warning (default deny stays in force) and `Invalid` into an error.
@@ -93,7 +105,7 @@ pub enum CapabilityError {
 
 /// Every capability name, for messages.
 const NAMES: &str = "log.read, config.read, files.read, files.write, listen, mailman.read, \
-                     mailman.write, services.control, hook, dns, sendmail";
+                     mailman.write, services.control, hook, dns, sendmail, tenant";
 
 /// Parses `name [args...]` (as split on whitespace); for the CLI's `--grant` option.
 /// Relative paths are resolved against `base_dir`.
@@ -131,10 +143,10 @@ pub fn try_parse_capability(
             ports: ports(args)?,
         },
         "mailman.read" => Capability::MailmanRead {
-            domains: lower(args),
+            domains: domain_scope(&lname, args)?,
         },
         "mailman.write" => Capability::MailmanWrite {
-            domains: lower(args),
+            domains: domain_scope(&lname, args)?,
         },
         "services.control" => no_args(&lname, args, Capability::ServicesControl)?,
         "hook" => Capability::Hook {
@@ -142,7 +154,10 @@ pub fn try_parse_capability(
         },
         "dns" => no_args(&lname, args, Capability::Dns)?,
         "sendmail" => Capability::SendMail {
-            domains: lower(args),
+            domains: domain_scope(&lname, args)?,
+        },
+        "tenant" => Capability::Tenant {
+            domains: tenant_domains(args)?,
         },
         _ => return Err(CapabilityError::Unknown((*name).to_string())),
     };
@@ -170,6 +185,33 @@ fn at_least_one<T>(name: &str, what: &str, items: Vec<T>) -> Result<Vec<T>, Capa
         )));
     }
     Ok(items)
+}
+
+/// The domains of a domain-scoped capability: named ones, or `*` alone.
+fn domain_scope(name: &str, args: &[&str]) -> Result<Vec<String>, CapabilityError> {
+    let domains = lower(args);
+    if domains.is_empty() {
+        return Err(CapabilityError::Invalid(format!(
+            "{name} needs the domains it covers; write \"{name} *\" for all domains"
+        )));
+    }
+    if domains.len() > 1 && domains.iter().any(|d| d == ALL_DOMAINS) {
+        return Err(CapabilityError::Invalid(format!(
+            "{name}: \"*\" already means all domains; write it alone"
+        )));
+    }
+    Ok(domains)
+}
+
+/// A tenant owns named domains; "all domains" is no tenant at all.
+fn tenant_domains(args: &[&str]) -> Result<Vec<String>, CapabilityError> {
+    let domains = at_least_one("tenant", "domain", lower(args))?;
+    if domains.iter().any(|d| d == ALL_DOMAINS) {
+        return Err(CapabilityError::Invalid(
+            "tenant: name the tenant's domains (\"*\" is not a tenant)".into(),
+        ));
+    }
+    Ok(domains)
 }
 
 fn paths(name: &str, args: &[&str], base: &Path) -> Result<Vec<PathBuf>, CapabilityError> {
@@ -208,6 +250,7 @@ impl Capability {
             Capability::Hook { .. } => "hook",
             Capability::Dns => "dns",
             Capability::SendMail { .. } => "sendmail",
+            Capability::Tenant { .. } => "tenant",
         }
     }
 
@@ -221,7 +264,8 @@ impl Capability {
             Capability::Listen { ports } => ports.iter().map(u16::to_string).collect(),
             Capability::MailmanRead { domains }
             | Capability::MailmanWrite { domains }
-            | Capability::SendMail { domains } => domains.clone(),
+            | Capability::SendMail { domains }
+            | Capability::Tenant { domains } => domains.clone(),
             Capability::Hook { services } => services.clone(),
             Capability::LogRead | Capability::ServicesControl | Capability::Dns => Vec::new(),
         }
@@ -246,12 +290,55 @@ pub struct GrantSet {
     pub caps: Vec<Capability>,
 }
 
-/// Whether `domain` is covered by a domain list where empty means all.
+/// Whether `domain` is covered by a domain list ([`ALL_DOMAINS`] covers any).
 fn domain_allowed(domains: &[String], domain: &str) -> bool {
-    domains.is_empty() || domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    domains.iter().any(|d| d == ALL_DOMAINS || d.eq_ignore_ascii_case(domain))
 }
 
 impl GrantSet {
+    /// Add a granted capability. A second `tenant` line adds its domains to
+    /// the first, so a script has one tenant domain list ([`GrantSet::tenant_domains`]).
+    pub fn add(&mut self, cap: Capability) {
+        if let Capability::Tenant { domains: more } = &cap
+            && let Some(Capability::Tenant { domains }) =
+                self.caps.iter_mut().find(|c| matches!(c, Capability::Tenant { .. }))
+        {
+            for d in more {
+                if !domains.contains(d) {
+                    domains.push(d.clone());
+                }
+            }
+            return;
+        }
+        self.caps.push(cap);
+    }
+
+    /// The tenant's domains, when the script is a tenant's (`tenant DOMAIN...`);
+    /// None when it is not, and its grants mean what they say.
+    pub fn tenant_domains(&self) -> Option<&[String]> {
+        self.caps.iter().find_map(|c| match c {
+            Capability::Tenant { domains } => Some(domains.as_slice()),
+            _ => None,
+        })
+    }
+
+    /// Whether the tenant limit (if any) lets the script near `domain`.
+    fn within_tenancy(&self, domain: &str) -> bool {
+        // Every tenant line limits (intersection), even one pushed directly.
+        self.caps.iter().all(|c| match c {
+            Capability::Tenant { domains } => domain_allowed(domains, domain),
+            _ => true,
+        })
+    }
+
+    /// Whether any mailman grant was given at all (for calls that list what
+    /// the script may see: none at all is a denial, not an empty list).
+    pub fn has_mailman_read(&self) -> bool {
+        self.caps
+            .iter()
+            .any(|c| matches!(c, Capability::MailmanRead { .. } | Capability::MailmanWrite { .. }))
+    }
+
     /// `Rumble.getLog`.
     pub fn allows_log_read(&self) -> bool {
         self.caps.contains(&Capability::LogRead)
@@ -301,19 +388,22 @@ impl GrantSet {
             .collect()
     }
 
-    /// Reading mail data of `domain` (write grants include read).
+    /// Reading mail data of `domain` (write grants include read), within the
+    /// tenant's domains.
     pub fn allows_mailman_read(&self, domain: &str) -> bool {
-        self.caps.iter().any(|c| match c {
-            Capability::MailmanRead { domains } | Capability::MailmanWrite { domains } => {
-                domain_allowed(domains, domain)
-            }
-            _ => false,
-        })
+        self.within_tenancy(domain)
+            && self.caps.iter().any(|c| match c {
+                Capability::MailmanRead { domains } | Capability::MailmanWrite { domains } => {
+                    domain_allowed(domains, domain)
+                }
+                _ => false,
+            })
     }
 
-    /// Changing mail data of `domain`.
+    /// Changing mail data of `domain`, within the tenant's domains.
     pub fn allows_mailman_write(&self, domain: &str) -> bool {
-        self.caps.iter().any(|c| matches!(c, Capability::MailmanWrite { domains } if domain_allowed(domains, domain)))
+        self.within_tenancy(domain)
+            && self.caps.iter().any(|c| matches!(c, Capability::MailmanWrite { domains } if domain_allowed(domains, domain)))
     }
 
     /// `Rumble.setHook` on `service` (case-insensitive).
@@ -336,11 +426,12 @@ impl GrantSet {
         self.caps.contains(&Capability::ServicesControl)
     }
 
-    /// `Mailman.sendMail` for `domain` (see [`Capability::SendMail`]).
+    /// `Mailman.sendMail` from a sender of `domain`, within the tenant's domains.
     pub fn allows_sendmail(&self, domain: &str) -> bool {
-        self.caps.iter().any(
-            |c| matches!(c, Capability::SendMail { domains } if domain_allowed(domains, domain)),
-        )
+        self.within_tenancy(domain)
+            && self.caps.iter().any(
+                |c| matches!(c, Capability::SendMail { domains } if domain_allowed(domains, domain)),
+            )
     }
 }
 
@@ -409,7 +500,7 @@ mod tests {
                     ports: vec![2580, 8080],
                 },
             ),
-            ("mailman.read", Capability::MailmanRead { domains: vec![] }),
+            ("mailman.read *", Capability::MailmanRead { domains: s(&["*"]) }),
             (
                 "mailman.read Example.COM b.org",
                 Capability::MailmanRead {
@@ -423,8 +514,8 @@ mod tests {
                 },
             ),
             (
-                "mailman.write",
-                Capability::MailmanWrite { domains: vec![] },
+                "mailman.write *",
+                Capability::MailmanWrite { domains: s(&["*"]) },
             ),
             ("services.control", Capability::ServicesControl),
             (
@@ -434,7 +525,13 @@ mod tests {
                 },
             ),
             ("dns", Capability::Dns),
-            ("sendmail", Capability::SendMail { domains: vec![] }),
+            ("sendmail *", Capability::SendMail { domains: s(&["*"]) }),
+            (
+                "tenant Example.com b.org",
+                Capability::Tenant {
+                    domains: s(&["example.com", "b.org"]),
+                },
+            ),
             (
                 "sendmail A.org",
                 Capability::SendMail {
@@ -524,8 +621,9 @@ mod tests {
             "files.read /a /b",
             "files.write /c",
             "listen 2580 2581",
-            "mailman.read",
+            "mailman.read *",
             "mailman.write example.com",
+            "tenant a.org b.org",
             "services.control",
             "hook smtp imap4",
             "dns",
@@ -613,9 +711,10 @@ mod tests {
         assert!(!g.allows_mailman_read("c.org"));
         assert!(!g.allows_mailman_write("a.org"));
         assert!(g.allows_mailman_write("B.org"));
-        let all = set(&["mailman.write"]);
+        let all = set(&["mailman.write *"]);
         assert!(all.allows_mailman_read("any.org"));
         assert!(all.allows_mailman_write("any.org"));
+        assert!(all.has_mailman_read() && !set(&["sendmail *"]).has_mailman_read());
     }
 
     #[test]
@@ -623,6 +722,43 @@ mod tests {
         let g = set(&["sendmail a.org"]);
         assert!(g.allows_sendmail("A.org"));
         assert!(!g.allows_sendmail("b.org"));
-        assert!(set(&["sendmail"]).allows_sendmail("b.org"));
+        assert!(set(&["sendmail *"]).allows_sendmail("b.org"));
+    }
+
+    #[test]
+    fn all_domains_must_be_written_as_a_star() {
+        for name in ["mailman.read", "mailman.write", "sendmail"] {
+            let err = cap(name).unwrap_err();
+            assert!(err.contains(&format!("write \"{name} *\" for all domains")), "{err}");
+            let err = cap(&format!("{name} * a.org")).unwrap_err();
+            assert!(err.contains("write it alone"), "{err}");
+        }
+        assert_eq!(cap("tenant"), Err("tenant needs at least one domain".into()));
+        assert!(cap("tenant *").unwrap_err().contains("is not a tenant"));
+    }
+
+    #[test]
+    fn tenant_limits_every_mailman_grant_to_its_domains() {
+        let g = set(&["mailman.write *", "sendmail *", "tenant a.org"]);
+        assert_eq!(g.tenant_domains(), Some(&["a.org".to_string()][..]));
+        assert!(g.allows_mailman_read("A.org") && g.allows_mailman_write("a.org") && g.allows_sendmail("a.org"));
+        assert!(!g.allows_mailman_read("b.org") && !g.allows_mailman_write("b.org") && !g.allows_sendmail("b.org"));
+        // The intersection: a tenant does not gain what it was not granted.
+        let narrow = set(&["mailman.read a.org", "tenant a.org b.org"]);
+        assert!(narrow.allows_mailman_read("a.org") && !narrow.allows_mailman_read("b.org"));
+        assert!(!narrow.allows_mailman_write("a.org") && !narrow.allows_sendmail("a.org"));
+        assert_eq!(set(&["mailman.read *"]).tenant_domains(), None);
+    }
+
+    #[test]
+    fn tenant_lines_add_up_to_one_list() {
+        let mut g = GrantSet::default();
+        for line in ["mailman.read *", "tenant a.org", "tenant b.org a.org"] {
+            g.add(cap(line).unwrap());
+        }
+        let want: Vec<String> = vec!["a.org".into(), "b.org".into()];
+        assert_eq!(g.tenant_domains(), Some(want.as_slice()));
+        assert!(g.allows_mailman_read("b.org") && !g.allows_mailman_read("c.org"));
+        assert_eq!(g.caps.len(), 2);
     }
 }

@@ -1226,7 +1226,7 @@ fn apply_grants(
         };
         match (find_script(specs, script), cap) {
             (None, _) => warnings.push(unknown_script(r.raw, e.line, "Grant", script)),
-            (Some(i), Some(cap)) => specs[i].grants.caps.push(cap),
+            (Some(i), Some(cap)) => specs[i].grants.add(cap),
             (Some(_), None) => {}
         }
     }
@@ -2134,12 +2134,12 @@ Grant admin config.read ServerName
 Grant admin files.read data /srv/x
 Grant admin files.write out
 Grant admin listen 2580 2581
-Grant admin mailman.read
+Grant admin mailman.read *
 Grant admin mailman.write Example.org
 Grant admin services.control
 Grant admin hook smtp imap4
 Grant admin dns
-Grant admin sendmail
+Grant admin sendmail *
 Grant plugins/greylist/greylist.lua hook smtp
 "
         );
@@ -2163,7 +2163,7 @@ Grant plugins/greylist/greylist.lua hook smtp
                 Capability::Listen {
                     ports: vec![2580, 2581]
                 },
-                Capability::MailmanRead { domains: vec![] },
+                Capability::MailmanRead { domains: strs(&["*"]) },
                 Capability::MailmanWrite {
                     domains: strs(&["example.org"])
                 },
@@ -2172,7 +2172,7 @@ Grant plugins/greylist/greylist.lua hook smtp
                     services: strs(&["smtp", "imap4"])
                 },
                 Capability::Dns,
-                Capability::SendMail { domains: vec![] },
+                Capability::SendMail { domains: strs(&["*"]) },
             ]
         );
         assert_eq!(

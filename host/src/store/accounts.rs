@@ -135,7 +135,7 @@ fn domain_from_row(row: &Row) -> Result<Domain, StoreError> {
     Ok(Domain { id: row.get(0)?, name: row.get(1)?, storage_path: row.get(2)?, flags: row.get(3)? })
 }
 
-fn account_from_row(row: &Row) -> Result<Account, StoreError> {
+pub(super) fn account_from_row(row: &Row) -> Result<Account, StoreError> {
     let kind: String = row.get(4)?;
     Ok(Account {
         id: row.get(0)?,
@@ -147,7 +147,7 @@ fn account_from_row(row: &Row) -> Result<Account, StoreError> {
     })
 }
 
-const ACCOUNT_COLUMNS: &str = r#"id, domain, "user", password, type, arg"#;
+pub(super) const ACCOUNT_COLUMNS: &str = r#"id, domain, "user", password, type, arg"#;
 
 pub async fn add_domain(tx: &mut Tx<'_>, name: &str, storage_path: &str, flags: i64) -> Result<Domain, StoreError> {
     let name = normalize_domain(name)?;
@@ -205,7 +205,7 @@ pub async fn add_account(tx: &mut Tx<'_>, new: &NewAccount) -> Result<Account, S
     Ok(account)
 }
 
-fn validate_arg(kind: &AccountKind, arg: &str) -> Result<(), StoreError> {
+pub(super) fn validate_arg(kind: &AccountKind, arg: &str) -> Result<(), StoreError> {
     match kind {
         AccountKind::Alias => {
             let targets = split_targets(arg);

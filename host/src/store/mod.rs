@@ -10,6 +10,7 @@
 //! - `mailbox`: folders and letters (per-folder UIDs, UIDVALIDITY, flags).
 //! - `queue`: the delivery queue with leased claims.
 //! - `spool`: durable message files in Rumble's layout.
+//! - `lua_api`: what the Lua `Mailman.*` API needs beyond the protocols' operations.
 
 pub mod accounts;
 pub mod blobs;
@@ -19,6 +20,7 @@ pub mod directory;
 mod engine_tests;
 pub mod folders;
 pub mod kv;
+pub mod lua_api;
 pub mod mailbox;
 pub mod mail;
 pub mod maildrop;
@@ -107,6 +109,8 @@ pub struct Store {
     maildrops: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
     /// Where message bodies are kept.
     blobs: blobs::BlobStore,
+    /// Rung when something is queued, so the mailman starts at once.
+    queued: Arc<tokio::sync::Notify>,
 }
 
 enum Engine {
@@ -138,7 +142,13 @@ impl Store {
     fn with(engine: Engine, storage_folder: &Path, blobs: blobs::BlobStore) -> Store {
         let (changes, _) = tokio::sync::broadcast::channel(1024);
         let storage = storage_folder.to_path_buf();
-        Store { engine: Arc::new(engine), storage, changes, maildrops: Default::default(), blobs }
+        Store { engine: Arc::new(engine), storage, changes, maildrops: Default::default(), blobs, queued: Default::default() }
+    }
+
+    /// What wakes the mailman: rung by whoever queues a message (SMTP, the
+    /// mailman itself, `Mailman.sendMail`).
+    pub fn queue_notifier(&self) -> Arc<tokio::sync::Notify> {
+        self.queued.clone()
     }
 
     /// Where the store is, for messages (no password).
