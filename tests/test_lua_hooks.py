@@ -347,3 +347,50 @@ def test_imap_after_login_undoes_and_guards(mailhooked):
         m.login(f"ann@{DOMAIN}", "wrong")
     with socket.create_connection(("127.0.0.1", imap_port), timeout=10, source_address=("127.0.0.4", 0)) as c:
         assert c.makefile("rb").read() == b"* BYE go away\r\n"
+
+
+# ---------------------------------------------------------------- tenants
+
+
+def test_tenant_hooks_see_only_their_domains(tmp_path):
+    smtp_port, imap_port = free_port(), free_port()
+    scripts = "".join(f"LoadScript {HERE}/tenant.lua tenant_{t}\nGrant tenant_{t} tenant {t}.test\n"
+                      f"Grant tenant_{t} hook smtp imap4\n" for t in "ab")
+    text = base_config(tmp_path, smtp_port, f"EnableIMAP4 1\nIMAP4Port {imap_port}\nEnableIMAPS 0\nEnablePOP3 0\n"
+                       f"EnablePOP3S 0\n{scripts}")
+    write_config(tmp_path / "rumble.conf", text)
+    admin = [str(rumble_bin()), "--config", str(tmp_path / "rumble.conf")]
+    for args in (["domain", "add", "a.test"], ["domain", "add", "b.test"],
+                 ["account", "add", "ann@a.test", "--password", "pw"], ["account", "add", "bob@b.test", "--password", "pw"]):
+        assert subprocess.run(admin + args, capture_output=True, timeout=60).returncode == 0
+    server = Server(tmp_path, text)
+    try:
+        with smtp(smtp_port) as s:
+            s.sendmail("someone@example.net", ["ann@a.test", "bob@b.test"], b"Subject: both\r\n\r\nhi\r\n")
+            s.sendmail("someone@example.net", ["ann@a.test"], b"Subject: ann only\r\n\r\nhi\r\n")
+        wait_letters(tmp_path, "ann@a.test", 2)
+        m = imaplib.IMAP4("127.0.0.1", imap_port, timeout=30)
+        m.login("bob@b.test", "pw")
+        m.select("INBOX")
+        m.logout()
+        server.wait_for_log(r"tenant_b: imap select by bob@b.test")
+        log = server.log()
+    finally:
+        server.stop()
+    a = [l.split("tenant_a: ", 1)[1] for l in log.splitlines() if "tenant_a: " in l]
+    b = [l.split("tenant_b: ", 1)[1] for l in log.splitlines() if "tenant_b: " in l]
+    assert "rcpt ann@a.test seen=" in a and "rcpt ann@a.test seen=" in a
+    assert "rcpt bob@b.test seen=" in b
+    # the mixed message: each sees only its own recipient, and may not change it
+    assert "message to ann@a.test add=false" in a and "message to bob@b.test add=false" in b
+    # the message for ann alone: only tenant a sees it, and may add its header
+    assert "message to ann@a.test add=true" in a
+    assert not any("b.test" in l for l in a if l.startswith(("rcpt", "message", "imap"))), a
+    assert not any("a.test" in l for l in b if l.startswith(("rcpt", "message", "imap"))), b
+    assert not any(l.startswith("imap") for l in a)  # bob's IMAP session is tenant b's
+    for point in ("smtp accept", "smtp command mail", "smtp after *", "imap4 after login"):
+        line = next(l for l in a if l.startswith(f"refused {point}:"))
+        assert f"true {HERE}/tenant.lua:17: permission denied: hook {point} (a tenant's script" in line, line
+        assert line.endswith('(script "tenant_a")'), line
+    stored = [letter_bytes(tmp_path, l) for l in letters(tmp_path, "ann@a.test")]
+    assert sum(b"X-Tenant: checked" in x for x in stored) == 1

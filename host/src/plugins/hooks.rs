@@ -39,6 +39,9 @@ pub struct HookSessionState {
 pub struct MessageState {
     facts: Arc<MessageFacts>,
     body_limit: u64,
+    /// False for a tenant's hook when the message also goes to other
+    /// domains: it may not change what they receive.
+    may_add: bool,
     /// Decoded header fields, read on first use.
     headers: Option<Vec<(String, String)>>,
 }
@@ -50,12 +53,45 @@ struct Registered {
     when: When,
     /// None: every verb (`"*"`).
     verb: Option<String>,
+    /// A tenant's script: the domains whose traffic it may see.
+    tenant: Option<Vec<String>>,
 }
 
 impl Registered {
     fn matches(&self, service: &str, when: When, verb: &str) -> bool {
         self.when == when && self.service == service && self.verb.as_deref().is_none_or(|v| v == verb)
     }
+
+    /// The facts this hook may see of `call`, or None when the call is about
+    /// none of its tenant's domains: a RCPT for another domain, a message
+    /// with none of its recipients, a POP3/IMAP user of another domain.
+    /// Recipients of other domains are left out of what it sees.
+    fn view(&self, call: &HookCall<'_>) -> Option<TenantView> {
+        let Some(domains) = &self.tenant else { return Some(TenantView::All) };
+        let ours = |address: &str| address.rsplit_once('@').is_some_and(|(_, d)| domains.iter().any(|t| t.eq_ignore_ascii_case(d)));
+        let s = call.session;
+        let about_us = match (call.when, call.command) {
+            (When::Message, _) => s.recipients.iter().any(|r| ours(r)),
+            (_, Some(c)) if c.verb == "rcpt" => c.address.as_deref().is_some_and(ours),
+            _ => s.user.as_deref().is_some_and(ours),
+        };
+        if !about_us {
+            return None;
+        }
+        let mut facts = s.clone();
+        facts.recipients.retain(|r| ours(r));
+        let whole = facts.recipients.len() == s.recipients.len();
+        Some(TenantView::Limited { facts, whole })
+    }
+}
+
+/// What one tenant's hook sees of a call.
+enum TenantView {
+    /// Everything (not a tenant's script).
+    All,
+    /// The session with only the tenant's recipients; `whole` when those
+    /// are all of them (only then may it add headers to the message).
+    Limited { facts: SessionFacts, whole: bool },
 }
 
 /// Every hook scripts registered, in registration (= LoadScript) order.
@@ -73,13 +109,13 @@ impl HookRegistry {
         self.hooks.write().unwrap_or_else(|e| e.into_inner()).push(hook);
     }
 
-    /// The scripts and handlers of one point, in order.
-    fn matching(&self, service: &str, when: When, verb: &str) -> Vec<(Arc<Script>, u32)> {
+    /// The scripts and handlers of one point, in order, with what each may see.
+    fn matching(&self, call: &HookCall<'_>, verb: &str) -> Vec<(Arc<Script>, u32, TenantView)> {
         let hooks = self.hooks.read().unwrap_or_else(|e| e.into_inner());
         hooks
             .iter()
-            .filter(|h| h.matches(service, when, verb))
-            .filter_map(|h| Some((h.script.upgrade()?, h.handler)))
+            .filter(|h| h.matches(&call.session.service, call.when, verb))
+            .filter_map(|h| Some((h.script.upgrade()?, h.handler, h.view(call)?)))
             .collect()
     }
 }
@@ -94,8 +130,14 @@ impl HookSink for HookRegistry {
         Box::pin(async move {
             let verb = call.command.map_or("", |c| c.verb.as_str());
             let mut sent = Vec::new();
-            for (script, handler) in self.matching(&call.session.service, call.when, verb) {
-                let result = script.run_hook(handler, &call).await;
+            for (script, handler, view) in self.matching(&call, verb) {
+                let result = match &view {
+                    TenantView::All => script.run_hook(handler, &call, true).await,
+                    TenantView::Limited { facts, whole } => {
+                        let limited = HookCall { session: facts, message: call.message.clone(), ..call };
+                        script.run_hook(handler, &limited, *whole).await
+                    }
+                };
                 let verdict = match result {
                     Ok((verdict, bytes)) => {
                         sent.extend(bytes);
@@ -142,13 +184,13 @@ pub(super) struct HookInput {
 }
 
 impl HookInput {
-    pub(super) fn new(call: &HookCall<'_>, body_limit: u64) -> HookInput {
+    pub(super) fn new(call: &HookCall<'_>, body_limit: u64, may_add: bool) -> HookInput {
         let sent = Arc::new(Mutex::new(Vec::new()));
         HookInput {
             facts: session_facts(call.session),
             command: call.command.map(command_facts),
             session: HookSessionState { notes: call.notes.clone(), sent: sent.clone() },
-            message: call.message.clone().map(|facts| MessageState { facts, body_limit, headers: None }),
+            message: call.message.clone().map(|facts| MessageState { facts, body_limit, may_add, headers: None }),
             sent,
         }
     }
@@ -223,13 +265,32 @@ impl HostState {
         if !self.info.spec.grants.allows_hook(service) {
             return Err(self.deny(format!("hook {service}")));
         }
+        let tenant = self.info.spec.grants.tenant_domains().map(<[String]>::to_vec);
+        if tenant.is_some() && !tenant_may_hook(protocol, when, verb.as_deref()) {
+            let what = format!("hook {service} {}{} (a tenant's script sees only its domains' recipients and users)", when.name(), verb.as_deref().map_or(if when.takes_verb() { " *".into() } else { String::new() }, |v| format!(" {v}")));
+            return Err(self.deny(what));
+        }
         let described = format!("hook {service} {}{}", when.name(), verb.as_deref().map(|v| format!(" {v}")).unwrap_or_default());
-        self.info.env.hooks.add(Registered { script: self.script.clone(), handler, service: service.into(), when, verb });
+        self.info.env.hooks.add(Registered { script: self.script.clone(), handler, service: service.into(), when, verb, tenant });
         tracing::debug!(target: "lua", "script \"{}\" registered {described}", self.info.spec.name);
         if let Some(script) = self.script.upgrade() {
             script.note_registered(described);
         }
         Ok(())
+    }
+}
+
+/// Points a tenant's script may hook: those about one recipient or one
+/// logged-in user. Accept, close, every verb (`*`) and what runs before a
+/// recipient or a login is known would see everyone's traffic.
+fn tenant_may_hook(protocol: Protocol, when: When, verb: Option<&str>) -> bool {
+    // The rest fire only once a user of the tenant's domains logged in.
+    const BEFORE_LOGIN: &[&str] = &["user", "pass", "auth", "apop", "stls", "starttls", "authenticate", "login"];
+    match (protocol, when, verb) {
+        (Protocol::Smtp, When::Message, _) => true,
+        (Protocol::Smtp, When::Command | When::After, Some("rcpt")) => true,
+        (Protocol::Pop3 | Protocol::Imap, When::Command | When::After, Some(v)) => !BEFORE_LOGIN.contains(&v),
+        _ => false,
     }
 }
 
@@ -320,6 +381,9 @@ impl wit::HostMessage for HostState {
         let state = self.table.get(&m)?;
         if let Err(why) = check_header(&name, &value) {
             return Ok(Err(HostError::Invalid(why)));
+        }
+        if !state.may_add {
+            return Ok(Err(self.deny("addHeader on a message that also goes to other tenants' domains".into())));
         }
         let mut added = state.facts.added.lock().unwrap_or_else(|e| e.into_inner());
         if added.len() >= MAX_ADDED_HEADERS {

@@ -286,9 +286,10 @@ impl Script {
         &self,
         handler: u32,
         call: &crate::hooks::HookCall<'_>,
+        may_add_headers: bool,
     ) -> Result<(crate::hooks::Verdict, Vec<u8>), ScriptError> {
         let me = self.upgrade()?;
-        let input = super::hooks::HookInput::new(call, me.info.spec.limits.body_limit);
+        let input = super::hooks::HookInput::new(call, me.info.spec.limits.body_limit, may_add_headers);
         on_guest(async move {
             let wait = me.info.spec.limits.hook_wait;
             let Ok(permit) = tokio::time::timeout(wait, me.permits.acquire()).await else {

@@ -1,0 +1,19 @@
+-- Loaded twice, as two tenants' script (Grant <name> tenant DOMAIN): it
+-- logs what its hooks see, which must be only its own domain's recipients.
+Rumble.setHook(function(session, cmd)
+  print("rcpt " .. cmd.address .. " seen=" .. table.concat(session.recipients, ","))
+end, "smtp", "command", "rcpt")
+
+Rumble.setHook(function(session, msg)
+  local added = pcall(msg.addHeader, msg, "X-Tenant", "checked")
+  print("message to " .. table.concat(session.recipients, ",") .. " add=" .. tostring(added))
+end, "smtp", "message")
+
+Rumble.setHook(function(session, cmd)
+  print("imap " .. cmd.verb .. " by " .. session.user)
+end, "imap4", "command", "select")
+
+for _, point in ipairs({ {"smtp", "accept"}, {"smtp", "command", "mail"}, {"smtp", "after", "*"}, {"imap4", "after", "login"} }) do
+  local ok, err = pcall(Rumble.setHook, function() end, table.unpack(point))
+  print("refused " .. table.concat(point, " ") .. ": " .. tostring(not ok) .. " " .. tostring(err))
+end
