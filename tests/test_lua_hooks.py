@@ -394,3 +394,23 @@ def test_tenant_hooks_see_only_their_domains(tmp_path):
         assert line.endswith('(script "tenant_a")'), line
     stored = [letter_bytes(tmp_path, l) for l in letters(tmp_path, "ann@a.test")]
     assert sum(b"X-Tenant: checked" in x for x in stored) == 1
+
+
+def test_original_blacklist_example_runs_unmodified(tmp_path):
+    from fakes import FakeDNS
+    port = free_port()
+    with FakeDNS({"1.0.0.127.bl.example.org": {"A": ["127.0.0.2"]}}, ttl=0) as dns:
+        text = base_config(tmp_path, port, f"DNSServer {dns.address}\nLoadScript {HERE}/blacklist.lua\n"
+                           f"Grant blacklist hook smtp\nGrant blacklist dns\n")
+        write_config(tmp_path / "rumble.conf", text)
+        server = Server(tmp_path, text)
+        try:
+            server.wait_for_log("blacklist: Blacklist hook installed")
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                data = c.makefile("rb").read()
+            assert data == b"You're blacklisted!\r\n421 4.7.0 hooks.test closing connection\r\n", data
+            # 127.0.0.5 is not listed: greeted as usual
+            with smtp(port, source="127.0.0.5") as s:
+                assert s.ehlo("client.example.net")[0] == 250
+        finally:
+            server.stop()
