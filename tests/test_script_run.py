@@ -206,3 +206,22 @@ def test_example_plugin_loads_in_script_run_without_grants():
     r = script_run(ROOT / "plugins" / "status" / "status.lua")
     assert r.returncode == 1
     assert 'permission denied: listen 2580 (script "status")' in r.stderr
+
+
+def test_api_errors_name_the_line_that_called(tmp_path):
+    """A denied call inside a function names that call's line (Lua's own
+    library functions do); called through pcall, the pcall's line."""
+    script = tmp_path / "lines.lua"
+    script.write_text(
+        "local function f()\n"
+        "  local log = Rumble.getLog()\n"
+        "  return log\n"
+        "end\n"
+        "local ok, e = pcall(f)\n"
+        "print(e)\n"
+        "print(select(2, pcall(Rumble.getLog)))\n")
+    r = script_run("lines.lua", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == 'lines.lua:2: permission denied: log.read (script "lines")', lines
+    assert lines[1] == 'lines.lua:7: permission denied: log.read (script "lines")', lines

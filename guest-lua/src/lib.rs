@@ -165,10 +165,14 @@ fn new_lua(cfg: &ScriptConfig) -> mlua::Result<Lua> {
 /// at the caller (`file:line: permission denied: ...`), as Lua's own library
 /// functions raise them, instead of mlua's error userdata with a traceback.
 const RAISE_PLAIN: &str = r#"
-local pcall, error, message = pcall, error, ...
+local pcall, error, getinfo, message = pcall, error, debug.getinfo, ...
+-- The wrapper tail-calls finish, so level 2 is whoever called the API
+-- function: its line, as for Lua's own library functions. Called through
+-- pcall (a C function, no line), the line of the pcall is given instead.
 local function finish(ok, ...)
   if ok then return ... end
-  error(message((...)), 3)
+  local caller = getinfo(2, "S")
+  error(message((...)), (caller and caller.what == "C") and 3 or 2)
 end
 return function(f)
   return function(...) return finish(pcall(f, ...)) end
