@@ -211,6 +211,7 @@ def start_with_script(tmp_path, source, grants="hook smtp"):
 @pytest.mark.parametrize("call, message", [
     ('Rumble.setHook(f, "smtpx", "accept")', r'"smtpx" isn\'t a known service - choices are: smtp, submission, smtps, pop3'),
     ('Rumble.setHook(f, "smtp", "feed")', r'"feed" isn\'t a known hooking location for smtp - choices are: accept, command, after, message, close'),
+    ('Rumble.setHook(f, "mailman", "accept")', r'"accept" isn\'t a known hooking location for mailman - choices are: deliver'),
     ('Rumble.setHook(f, "pop3", "message")', r'"message" isn\'t a known hooking location for pop3'),
     ('Rumble.setHook(f, "smtp", "command", "retr")', r'"retr" isn\'t a smtp command - choices are: \*, helo, ehlo'),
     ('Rumble.setHook(f, "smtp", "accept", "rcpt")', r"a command is named only for command and after hooks"),
@@ -414,3 +415,42 @@ def test_original_blacklist_example_runs_unmodified(tmp_path):
                 assert s.ehlo("client.example.net")[0] == 250
         finally:
             server.stop()
+
+
+# ---------------------------------------------------------------- deliver
+
+
+def test_deliver_hooks_file_flag_discard_and_bounce(tmp_path):
+    port = free_port()
+    text = base_config(tmp_path, port, f"RetryInterval 1\nLoadScript {HERE}/deliver.lua\nGrant deliver hook mailman\n")
+    setup_domain(tmp_path, text, accounts=("ann", "sender"))
+    server = Server(tmp_path, text)
+    try:
+        with smtp(port) as s:
+            for subject in ("junk offer", "discard me", "facts", "bounce me", "later please"):
+                s.sendmail("sender@hooks.test", [f"ann@{DOMAIN}"], f"Subject: {subject}\r\n\r\nhi\r\n".encode())
+        got = wait_letters(tmp_path, f"ann@{DOMAIN}", 2)
+        by_folder = {l["folder"]: l for l in got}
+        assert set(by_folder) == {"Junk", "INBOX"}, got
+        # the INBOX letter is "facts"; "discard me" is nowhere
+        assert b"Subject: facts" in letter_bytes(tmp_path, by_folder["INBOX"])
+        server.wait_for_log(rf"deliver: deliver ann@{DOMAIN} uid=integer from=sender@hooks.test service=mailman rcpts=1")
+        # the refusal bounced to the (local) sender with the hook's status
+        bounce = letter_bytes(tmp_path, wait_letters(tmp_path, f"sender@{DOMAIN}", 1)[0])
+        assert b"Status: 5.2.2" in bounce and b"mailbox full for ann@hooks.test" in bounce, bounce
+        # "later" is deferred and retried
+        server.wait_for_log(r"deferred \(attempt 2 of \d+\): 4\.7\.1 refused by a deliver hook")
+    finally:
+        server.stop()
+    import imaplib as _imap
+    # flags and keywords are there for IMAP clients
+    server2 = Server(tmp_path, text.replace("EnableSubmission 0", "EnableSubmission 0\nEnableIMAP4 1\nIMAP4Port %d\nEnableIMAPS 0" % (imap_port := free_port())))
+    try:
+        m = _imap.IMAP4("127.0.0.1", imap_port, timeout=30)
+        m.login(f"ann@{DOMAIN}", "pw")
+        m.select("Junk")
+        typ, data = m.fetch("1", "(FLAGS)")
+        assert b"\\Flagged" in data[0] and b"$Junk" in data[0], data
+        m.logout()
+    finally:
+        server2.stop()

@@ -149,6 +149,10 @@ fn command_table(lua: &Lua, c: &CommandFacts) -> mlua::Result<Table> {
 fn message_table(lua: &Lua, msg: &Message) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.set("size", msg.size())?;
+    if let Some((recipient, uid)) = msg.delivery() {
+        t.set("recipient", recipient)?;
+        t.set("uid", uid)?;
+    }
     t.set_metatable(Some(lua.named_registry_value::<Table>(MESSAGE_METHODS)?))?;
     Ok(t)
 }
@@ -250,6 +254,13 @@ fn install_message_methods(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     methods.set(
+        "addFlag",
+        lua.create_function(|_, (_this, flag): (Value, String)| {
+            with_message(|m| m.add_flag(&flag))?.map_err(host_error)?;
+            Ok(true)
+        })?,
+    )?;
+    methods.set(
         "addHeader",
         lua.create_function(|_, (_this, name, value): (Value, String, String)| {
             with_message(|m| m.add_header(&name, &value))?.map_err(host_error)?;
@@ -276,6 +287,13 @@ fn verdict(lua: &Lua, values: MultiValue) -> Result<Verdict, String> {
             Ok("okay") => return Ok(Verdict::Okay),
             Ok("failure") => return Ok(Verdict::Failure),
             Ok("ignore") => return Ok(Verdict::Ignore),
+            Ok("discard") => return Ok(Verdict::Discard),
+            Ok("folder") => {
+                return match second {
+                    Value::String(name) if !name.as_bytes().is_empty() => Ok(Verdict::Folder(name.to_string_lossy())),
+                    other => Err(format!("hook returned \"folder\" without a folder name (got {})", other.type_name())),
+                };
+            }
             _ => s.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()),
         },
         Value::Integer(i) => Some(*i),
@@ -292,7 +310,7 @@ fn verdict(lua: &Lua, values: MultiValue) -> Result<Verdict, String> {
         Some(3) => Ok(Verdict::Ignore),
         Some(code @ 200..=599) => Ok(Verdict::Reply(Reply { code: code as u16, text })),
         _ => Err(format!(
-            "hook returned {}: expected nothing, true, false, \"okay\", \"failure\", \"ignore\" or a status code 200-599",
+            "hook returned {}: expected nothing, true, false, \"okay\", \"failure\", \"ignore\", a status code 200-599, or (deliver hooks) \"folder\", name or \"discard\"",
             crate::display(lua, first)
         )),
     }

@@ -22,12 +22,13 @@ pub enum When {
     After,
     /// SMTP: the whole message was received, before its `250`.
     Message,
+    /// The mailman: a message is about to be stored for a local recipient.
+    Deliver,
     /// The connection ended.
     Close,
 }
 
 impl When {
-    pub const NAMES: &'static str = "accept, command, after, message, close";
 
     pub fn parse(name: &str) -> Option<When> {
         Some(match name {
@@ -35,6 +36,7 @@ impl When {
             "command" => When::Command,
             "after" => When::After,
             "message" => When::Message,
+            "deliver" => When::Deliver,
             "close" => When::Close,
             _ => return None,
         })
@@ -46,6 +48,7 @@ impl When {
             When::Command => "command",
             When::After => "after",
             When::Message => "message",
+            When::Deliver => "deliver",
             When::Close => "close",
         }
     }
@@ -63,6 +66,8 @@ pub enum Protocol {
     Smtp,
     Pop3,
     Imap,
+    /// The delivery queue: `deliver` hooks.
+    Mailman,
 }
 
 /// The verb of a line that does not parse.
@@ -75,11 +80,12 @@ impl Protocol {
             "smtp" | "submission" | "smtps" => Protocol::Smtp,
             "pop3" | "pop3s" => Protocol::Pop3,
             "imap4" | "imaps" => Protocol::Imap,
+            "mailman" => Protocol::Mailman,
             _ => return None,
         })
     }
 
-    pub const SERVICES: &'static str = "smtp, submission, smtps, pop3, pop3s, imap4, imaps";
+    pub const SERVICES: &'static str = "smtp, submission, smtps, pop3, pop3s, imap4, imaps, mailman";
 
     /// Every verb of the protocol, lower-case; `unknown` is a line that
     /// does not parse.
@@ -99,12 +105,17 @@ impl Protocol {
                 "expunge", "search", "fetch", "store", "copy", "move", "uid", "idle", "namespace", "enable", "id",
                 "unselect", UNKNOWN_VERB,
             ],
+            Protocol::Mailman => &[],
         }
     }
 
     /// Which points this protocol fires.
     pub fn fires(self, when: When) -> bool {
-        when != When::Message || self == Protocol::Smtp
+        match self {
+            Protocol::Mailman => when == When::Deliver,
+            Protocol::Smtp => when != When::Deliver,
+            Protocol::Pop3 | Protocol::Imap => !matches!(when, When::Message | When::Deliver),
+        }
     }
 }
 
@@ -170,14 +181,18 @@ pub struct Reply {
     pub text: String,
 }
 
-/// A received message, for `message` hooks.
-#[derive(Debug)]
+/// A message, for `message` and `deliver` hooks.
+#[derive(Debug, Default)]
 pub struct MessageFacts {
     /// The message as it will be stored (our Received header first).
     pub path: PathBuf,
     pub size: u64,
     /// Headers hooks added, prepended when the message is stored.
     pub added: Mutex<Vec<(String, String)>>,
+    /// `deliver` hooks: the local recipient and its account id.
+    pub delivery: Option<(String, i64)>,
+    /// `deliver` hooks: flags and keywords the letter gets.
+    pub flags: Mutex<Vec<String>>,
 }
 
 /// How the hooks of one point answered.
@@ -194,6 +209,10 @@ pub enum Verdict {
     /// A hook failed and its script says `onerror tempfail`: the protocol's
     /// temporary failure (SMTP 451 4.3.0, POP3 -ERR [SYS/TEMP], IMAP NO [UNAVAILABLE]).
     TempFail,
+    /// `deliver` hooks: store the letter in this folder.
+    Folder(String),
+    /// `deliver` hooks: do not store the letter (the row completes).
+    Discard,
 }
 
 /// The answer of a hook point: the verdict, and what scripts sent to the

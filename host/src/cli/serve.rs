@@ -88,7 +88,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
         outgoing_port: settings.outgoing_smtp_port,
         bind_address: settings.outgoing_bind_to_address,
     };
-    Mailman::start(mailman, store.clone(), &services, queued.clone()).context("cannot start the mailman")?;
+    Mailman::start(mailman, store.clone(), &services, queued.clone(), env.hooks.clone()).context("cannot start the mailman")?;
     crate::services::keep_reserve();
     check_descriptor_budget(settings);
     let secrets = script_secrets(settings, path, &store).await?;

@@ -58,7 +58,8 @@ impl Session {
         let outcome = self.fire(When::Accept, None).await;
         self.out.extend_from_slice(&outcome.sent);
         Ok(match outcome.verdict {
-            Verdict::Okay => None,
+            // (deliver-only answers never reach a protocol: the registry refuses them)
+            Verdict::Okay | Verdict::Folder(_) | Verdict::Discard => None,
             Verdict::Ignore => Some(Next::Continue),
             Verdict::Reply(r) if r.code < 400 => {
                 self.line(&format!("* OK {}", clean(&r.text, "ready")));
@@ -160,7 +161,7 @@ impl Session {
     fn answer_verdict(&mut self, facts: &CommandFacts, verdict: Verdict) -> Next {
         let tag = facts.tag.clone().unwrap_or_else(|| "*".into());
         match verdict {
-            Verdict::Okay | Verdict::Ignore => Next::Continue,
+            Verdict::Okay | Verdict::Ignore | Verdict::Folder(_) | Verdict::Discard => Next::Continue,
             Verdict::Failure => {
                 self.line(&format!("* BYE {} closing connection", self.ctx.server_name));
                 Next::Close

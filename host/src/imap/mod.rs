@@ -10,7 +10,7 @@ pub mod command;
 mod fetch;
 mod folders;
 mod hooks;
-mod mailbox_name;
+pub(crate) mod mailbox_name;
 pub mod mime;
 mod search;
 mod selected;

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::hooks::{Decision, Placement};
 use super::outcome::Outcome;
 use super::remote::Target;
 use super::Mailman;
@@ -36,11 +37,14 @@ impl Mailman {
                 Ok(()) => return Handled::Done,
                 Err(e) => Outcome::Held(format!("4.3.0 cannot queue alias targets: {e}")),
             },
-            LocalRoute::Mailbox { account, letters } => match self.deliver_to_mailbox(item, account, letters).await {
-                Ok(()) => return Handled::Done,
-                // Our disk or store failed (ENOSPC, EIO, a lock): not the
-                // recipient's fault, so it must not bounce with the attempts.
-                Err(e) => Outcome::Held(format!("4.3.0 local delivery failed: {e}")),
+            LocalRoute::Mailbox { account, letters } => match self.deliver_hooks(item, account).await {
+                Decision::Settle(outcome) => outcome,
+                Decision::Store(place) => match self.deliver_to_mailbox(item, account, letters, place).await {
+                    Ok(()) => return Handled::Done,
+                    // Our disk or store failed (ENOSPC, EIO, a lock): not the
+                    // recipient's fault, so it must not bounce with the attempts.
+                    Err(e) => Outcome::Held(format!("4.3.0 local delivery failed: {e}")),
+                },
             },
         };
         self.settle(vec![(item.clone(), outcome)]).await;
@@ -51,7 +55,7 @@ impl Mailman {
     /// letter and complete the row in one transaction. A crash in between
     /// leaves an unreferenced file and the row, which is delivered again:
     /// the mailbox still ends up with exactly one copy.
-    async fn deliver_to_mailbox(&self, item: &QueueItem, account: i64, letters: PathBuf) -> Result<(), String> {
+    async fn deliver_to_mailbox(&self, item: &QueueItem, account: i64, letters: PathBuf, place: Placement) -> Result<(), String> {
         let spool_file = spool::spool_path(&self.cfg.storage, &item.fid);
         let dir = letters.clone();
         let header = format!("Return-Path: <{}>\r\nDelivered-To: {}\r\n", item.sender, item.recipient);
@@ -59,9 +63,10 @@ impl Mailman {
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("writing a letter into {}: {e}", letters.display()))?;
-        match self.store.record_delivery(item, account, &letters, &letter, size).await {
+        let folder = place.folder.clone();
+        match self.store.record_delivery(item, account, &letters, &letter, size, (place.folder, place.flags, place.keywords)).await {
             Ok(()) => {
-                tracing::info!(target: "mailman", "delivered {} to {} (letter {letter})", item.fid, item.recipient);
+                tracing::info!(target: "mailman", "delivered {} to {} {folder} (letter {letter})", item.fid, item.recipient);
                 Ok(())
             }
             Err(e) => {

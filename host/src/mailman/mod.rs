@@ -11,6 +11,7 @@
 //! bounces (`dsn`, `outcome`).
 
 pub mod dsn;
+mod hooks;
 mod local;
 mod outcome;
 pub mod outbound;
@@ -65,13 +66,21 @@ pub struct Mailman {
     /// Rung when something is queued (by SMTP, or by the mailman itself).
     pub(crate) queued: Arc<Notify>,
     service: Arc<Service>,
+    /// Scripts' `deliver` hooks.
+    pub(crate) hooks: Arc<dyn crate::hooks::HookSink>,
     /// Rows claimed and not settled yet: their leases are renewed.
     in_flight: Mutex<HashSet<i64>>,
 }
 
 impl Mailman {
     /// Register the service "mailman" and start delivering.
-    pub fn start(cfg: MailmanConfig, store: Store, services: &ServiceManager, queued: Arc<Notify>) -> anyhow::Result<()> {
+    pub fn start(
+        cfg: MailmanConfig,
+        store: Store,
+        services: &ServiceManager,
+        queued: Arc<Notify>,
+        hooks: Arc<dyn crate::hooks::HookSink>,
+    ) -> anyhow::Result<()> {
         let resolver = route::resolver(cfg.dns_server)?;
         let client = outbound::ClientConfig {
             helo_name: cfg.server_name.clone(),
@@ -82,7 +91,7 @@ impl Mailman {
             tls: Some(outbound::opportunistic_tls()?),
         };
         let service = services.register_worker("mailman", WORKERS as u32);
-        let mailman = Arc::new(Mailman { cfg, store, resolver, client, queued, service, in_flight: Mutex::default() });
+        let mailman = Arc::new(Mailman { cfg, store, resolver, client, queued, service, hooks, in_flight: Mutex::default() });
         tokio::spawn(mailman.run());
         Ok(())
     }

@@ -71,7 +71,7 @@ impl Registered {
         let ours = |address: &str| address.rsplit_once('@').is_some_and(|(_, d)| domains.iter().any(|t| t.eq_ignore_ascii_case(d)));
         let s = call.session;
         let about_us = match (call.when, call.command) {
-            (When::Message, _) => s.recipients.iter().any(|r| ours(r)),
+            (When::Message | When::Deliver, _) => s.recipients.iter().any(|r| ours(r)),
             (_, Some(c)) if c.verb == "rcpt" => c.address.as_deref().is_some_and(ours),
             _ => s.user.as_deref().is_some_and(ours),
         };
@@ -139,6 +139,10 @@ impl HookSink for HookRegistry {
                     }
                 };
                 let verdict = match result {
+                    Ok((Verdict::Folder(_) | Verdict::Discard, _)) if call.when != When::Deliver => {
+                        let e = ScriptError::Lua("\"folder\" and \"discard\" are answers of deliver hooks only".into());
+                        fail_safe(&script, &call, &e)
+                    }
                     Ok((verdict, bytes)) => {
                         sent.extend(bytes);
                         verdict
@@ -203,6 +207,8 @@ pub(super) fn verdict(v: wit::Verdict) -> Verdict {
         wit::Verdict::Failure => Verdict::Failure,
         wit::Verdict::Ignore => Verdict::Ignore,
         wit::Verdict::Reply(r) => Verdict::Reply(Reply { code: r.code, text: r.text }),
+        wit::Verdict::Folder(name) => Verdict::Folder(name),
+        wit::Verdict::Discard => Verdict::Discard,
     }
 }
 
@@ -287,7 +293,7 @@ fn tenant_may_hook(protocol: Protocol, when: When, verb: Option<&str>) -> bool {
     // The rest fire only once a user of the tenant's domains logged in.
     const BEFORE_LOGIN: &[&str] = &["user", "pass", "auth", "apop", "stls", "starttls", "authenticate", "login"];
     match (protocol, when, verb) {
-        (Protocol::Smtp, When::Message, _) => true,
+        (Protocol::Smtp, When::Message, _) | (Protocol::Mailman, When::Deliver, _) => true,
         (Protocol::Smtp, When::Command | When::After, Some("rcpt")) => true,
         (Protocol::Pop3 | Protocol::Imap, When::Command | When::After, Some(v)) => !BEFORE_LOGIN.contains(&v),
         _ => false,
@@ -295,7 +301,7 @@ fn tenant_may_hook(protocol: Protocol, when: When, verb: Option<&str>) -> bool {
 }
 
 fn points(protocol: Protocol) -> String {
-    ["accept", "command", "after", "message", "close"]
+    ["accept", "command", "after", "message", "deliver", "close"]
         .into_iter()
         .filter(|w| When::parse(w).is_some_and(|w| protocol.fires(w)))
         .collect::<Vec<_>>()
@@ -382,6 +388,9 @@ impl wit::HostMessage for HostState {
         if let Err(why) = check_header(&name, &value) {
             return Ok(Err(HostError::Invalid(why)));
         }
+        if state.facts.delivery.is_some() {
+            return Ok(Err(HostError::Invalid("addHeader is for message hooks (a delivery is one recipient's copy)".into())));
+        }
         if !state.may_add {
             return Ok(Err(self.deny("addHeader on a message that also goes to other tenants' domains".into())));
         }
@@ -390,6 +399,26 @@ impl wit::HostMessage for HostState {
             return Ok(Err(HostError::Invalid(format!("a message takes at most {MAX_ADDED_HEADERS} added headers"))));
         }
         added.push((name, value));
+        Ok(Ok(()))
+    }
+
+    async fn delivery(&mut self, m: Resource<MessageState>) -> wasmtime::Result<Option<(String, i64)>> {
+        Ok(self.table.get(&m)?.facts.delivery.clone())
+    }
+
+    async fn add_flag(&mut self, m: Resource<MessageState>, flag: String) -> wasmtime::Result<Result<(), HostError>> {
+        let state = self.table.get(&m)?;
+        if state.facts.delivery.is_none() {
+            return Ok(Err(HostError::Invalid("addFlag is for deliver hooks".into())));
+        }
+        if let Err(why) = check_flag(&flag) {
+            return Ok(Err(HostError::Invalid(why)));
+        }
+        let mut flags = state.facts.flags.lock().unwrap_or_else(|e| e.into_inner());
+        if flags.len() >= MAX_ADDED_HEADERS {
+            return Ok(Err(HostError::Invalid(format!("a letter takes at most {MAX_ADDED_HEADERS} flags"))));
+        }
+        flags.push(flag);
         Ok(Ok(()))
     }
 
@@ -453,9 +482,30 @@ fn check_header(name: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A system flag a delivery may set, or an IMAP keyword (an atom).
+fn check_flag(flag: &str) -> Result<(), String> {
+    const SYSTEM: &[&str] = &["\\Seen", "\\Flagged", "\\Answered", "\\Draft"];
+    if SYSTEM.iter().any(|f| f.eq_ignore_ascii_case(flag)) {
+        return Ok(());
+    }
+    let atom = !flag.is_empty()
+        && flag.len() <= 64
+        && flag.bytes().all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(&b));
+    if atom { Ok(()) } else { Err(format!("\"{}\" is neither \\Seen, \\Flagged, \\Answered, \\Draft nor a keyword", flag.escape_debug())) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_a_delivery_may_set() {
+        assert!(check_flag("\\Flagged").is_ok());
+        assert!(check_flag("$Junk").is_ok());
+        assert!(check_flag("\\Deleted").is_err());
+        assert!(check_flag("two words").is_err());
+        assert!(check_flag("").is_err());
+    }
 
     #[test]
     fn added_headers_cannot_inject() {

@@ -39,7 +39,8 @@ impl Session {
         let outcome = self.fire(When::Accept, None).await;
         self.write(&outcome.sent).await?;
         Ok(match outcome.verdict {
-            Verdict::Okay => None,
+            // (deliver-only answers never reach a protocol: the registry refuses them)
+            Verdict::Okay | Verdict::Folder(_) | Verdict::Discard => None,
             Verdict::Ignore => Some(Next::Continue),
             Verdict::Reply(r) if r.code < 400 => {
                 self.answer(Verdict::Reply(r)).await?;
@@ -128,7 +129,7 @@ impl Session {
     /// A verdict other than okay, in POP3 words.
     async fn answer(&mut self, verdict: Verdict) -> std::io::Result<Next> {
         match verdict {
-            Verdict::Okay | Verdict::Ignore => Ok(Next::Continue),
+            Verdict::Okay | Verdict::Ignore | Verdict::Folder(_) | Verdict::Discard => Ok(Next::Continue),
             Verdict::Failure => {
                 self.err("closing connection").await?;
                 Ok(Next::Close)

@@ -54,7 +54,8 @@ impl Session {
         let outcome = self.fire(When::Accept, None, None).await;
         self.write_sent(&outcome.sent);
         Ok(match outcome.verdict {
-            Verdict::Okay => None,
+            // (deliver-only answers never reach a protocol: the registry refuses them)
+            Verdict::Okay | Verdict::Folder(_) | Verdict::Discard => None,
             Verdict::Ignore => Some(Next::Continue),
             Verdict::Reply(r) => {
                 let closing = r.code >= 400;
@@ -188,7 +189,7 @@ impl Session {
     /// A verdict other than okay, in SMTP words.
     pub(super) async fn answer(&mut self, verdict: Verdict) -> std::io::Result<Next> {
         match verdict {
-            Verdict::Okay | Verdict::Ignore => Ok(Next::Continue),
+            Verdict::Okay | Verdict::Ignore | Verdict::Folder(_) | Verdict::Discard => Ok(Next::Continue),
             Verdict::Failure => {
                 self.closing_reply().await?;
                 Ok(Next::Close)
@@ -245,7 +246,11 @@ fn esmtp_params(rest: &str) -> Vec<(String, String)> {
 }
 
 pub(super) fn has_enhanced_code(text: &str) -> bool {
-    let first = text.split(' ').next().unwrap_or("");
+    is_enhanced_code(text.split(' ').next().unwrap_or(""))
+}
+
+/// `X.Y.Z` with X 2, 4 or 5 (RFC 3463).
+pub fn is_enhanced_code(first: &str) -> bool {
     let parts: Vec<&str> = first.split('.').collect();
     parts.len() == 3 && matches!(parts[0], "2" | "4" | "5") && parts[1..].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -16,7 +16,7 @@ use super::session::{Next, Session, Transaction};
 use crate::hooks::{MessageFacts, Verdict};
 use crate::store::spool;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What the message hooks decided.
 enum MessageVerdict {
@@ -253,13 +253,13 @@ impl Session {
         spool.file.flush().await?;
         let path = spool::spool_path(&spool.storage, &spool.fid);
         let size = spool.file.metadata().await?.len();
-        let facts = Arc::new(MessageFacts { path, size, added: Mutex::new(Vec::new()) });
+        let facts = Arc::new(MessageFacts { path, size, ..MessageFacts::default() });
         let Some(outcome) = self.hook_message(facts.clone(), tx).await else {
             return Ok(MessageVerdict::Store(spool, None));
         };
         self.write_sent(&outcome.sent);
         let reply = match outcome.verdict {
-            Verdict::Okay => None,
+            Verdict::Okay | Verdict::Folder(_) | Verdict::Discard => None,
             // A 2xx keeps the message; the script's text replaces ours.
             Verdict::Reply(r) if r.code < 400 => {
                 Some(r.text.chars().filter(|c| !c.is_control()).take(400).collect::<String>()).filter(|t| !t.trim().is_empty())

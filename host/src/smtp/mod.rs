@@ -13,6 +13,7 @@ mod session;
 
 use std::sync::Arc;
 
+pub use hooks::is_enhanced_code;
 pub use session::{Port, Session, SmtpContext};
 
 use crate::services::{Service, ServiceManager};

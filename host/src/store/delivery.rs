@@ -117,16 +117,27 @@ impl Store {
     /// Record a letter already written (into `dir`) for `item`'s recipient
     /// into the account's INBOX and complete the row, in one transaction;
     /// then announce the folder and remove the spool file if no row needs it.
-    pub async fn record_delivery(&self, item: &QueueItem, account: i64, dir: &Path, letter: &str, size: u64) -> Result<(), StoreError> {
+    /// `place`: the folder (made if missing), flag bits and keywords.
+    pub async fn record_delivery(
+        &self,
+        item: &QueueItem,
+        account: i64,
+        dir: &Path,
+        letter: &str,
+        size: u64,
+        place: (String, i64, Vec<String>),
+    ) -> Result<(), StoreError> {
+        let (folder, bits, keywords) = place;
         let (id, fid, l) = (item.id, item.fid.clone(), letter.to_string());
         let body = self.body_for_database(spool::letter_path(dir, letter)).await?;
         let (in_use, inbox) = self
             .transaction(move |tx| {
                 Box::pin(async move {
                     let now = unix_now();
-                    let inbox = mailbox::ensure_folder(tx, account, "INBOX", now).await?;
+                    let inbox = mailbox::ensure_folder(tx, account, &folder, now).await?;
                     blobs::put(tx, &l, body.as_deref()).await?;
-                    mailbox::append(tx, inbox.id, &l, size as i64, now, flags::RECENT).await?;
+                    let bits = flags::RECENT | bits;
+                    mailbox::append_with_keywords(tx, inbox.id, &l, size as i64, now, bits, &keywords.join(" ")).await?;
                     let in_use = queue::finish(tx, &[id], &fid).await?;
                     Ok((in_use, inbox.id))
                 })

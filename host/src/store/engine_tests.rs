@@ -192,7 +192,7 @@ async fn queue_claims_settle_and_deliver() {
         let Ok(LocalRoute::Mailbox { account, letters }) = s.route_recipient("Ann@Example.org").await else { panic!("{name}: a mailbox") };
         assert_eq!(account, ann.id, "{name}");
         let (letter, size) = spool::deliver_letter(&spool::spool_path(&e.storage(), &fid), &letters, b"Delivered-To: ann\r\n").unwrap();
-        s.record_delivery(local, account, &letters, &letter, size).await.unwrap();
+        s.record_delivery(local, account, &letters, &letter, size, ("INBOX".into(), 0, vec![])).await.unwrap();
         let far: Vec<_> = all.iter().filter(|i| i.recipient.ends_with("far.test")).collect();
         assert!(s.reschedule(far[0].id, 0, "451 later").await.unwrap(), "{name}");
         assert!(s.hold(far[1].id, 0, "held: disk").await.unwrap(), "{name}");
