@@ -441,7 +441,9 @@ impl HostState {
 }
 
 fn decode_headers(raw: &[u8]) -> Vec<(String, String)> {
-    let parser = mail_parser::MessageParser::new().default_header_text();
+    // With any entry in its map the parser stops using its structured
+    // parsers (addresses, dates) and takes every field as decoded text.
+    let parser = mail_parser::MessageParser::new().header_text(mail_parser::HeaderName::Subject).default_header_text();
     let Some(message) = parser.parse_headers(raw) else { return Vec::new() };
     message
         .headers()
@@ -518,11 +520,12 @@ mod tests {
 
     #[test]
     fn headers_are_decoded_in_order() {
-        let raw = b"Subject: =?utf-8?q?caf=C3=A9?=\r\nX-A: one\r\n two\r\nFrom: a@b.c\r\n\r\nbody";
+        let raw = b"Subject: =?utf-8?q?caf=C3=A9?=\r\nX-A: one\r\n two\r\nFrom: a@b.c\r\nTo: =?utf-8?q?Ann?= <ann@b.c>\r\n\r\nbody";
         let h = decode_headers(raw);
         assert_eq!(h[0], ("Subject".into(), "caf\u{e9}".into()));
         assert_eq!(h[1].0, "X-A");
         assert!(h[1].1.contains("one") && h[1].1.contains("two"));
         assert_eq!(h[2], ("From".into(), "a@b.c".into()));
+        assert_eq!(h[3], ("To".into(), "Ann <ann@b.c>".into()));
     }
 }
