@@ -268,13 +268,19 @@ fn list_headers(lua: &Lua, args: &MultiValue) -> mlua::Result<MultiValue> {
 /// header called "Size" cannot hide the real size).
 fn summary_table(lua: &Lua, l: LetterSummary) -> mlua::Result<Table> {
     let t = message::header_fields(lua, &l.header)?;
-    t.set("id", l.id)?;
-    t.set("file", l.file)?;
-    t.set("size", l.size)?;
-    t.set("sent", l.sent)?;
-    t.set("flags", l.flags)?;
-    t.set("read", l.flags & SEEN != 0)?;
+    set_letter_fields(&t, l.id, l.file, l.size, l.sent, l.flags)?;
     Ok(t)
+}
+
+/// The fields every letter table has, set after its headers so a header
+/// cannot hide them.
+fn set_letter_fields(t: &Table, id: i64, file: String, size: i64, sent: i64, flags: i64) -> mlua::Result<()> {
+    t.set("id", id)?;
+    t.set("file", file)?;
+    t.set("size", size)?;
+    t.set("sent", sent)?;
+    t.set("flags", flags)?;
+    t.set("read", flags & SEEN != 0)
 }
 
 fn read_mail(lua: &Lua, args: &MultiValue) -> mlua::Result<MultiValue> {
@@ -289,12 +295,7 @@ fn read_mail(lua: &Lua, args: &MultiValue) -> mlua::Result<MultiValue> {
 
 fn letter_table(lua: &Lua, l: Letter) -> mlua::Result<Table> {
     let t = message::parse(lua, &l.message)?;
-    t.set("id", l.id)?;
-    t.set("file", l.file)?;
-    t.set("size", l.size)?;
-    t.set("sent", l.sent)?;
-    t.set("flags", l.flags)?;
-    t.set("read", l.flags & SEEN != 0)?;
+    set_letter_fields(&t, l.id, l.file, l.size, l.sent, l.flags)?;
     Ok(t)
 }
 

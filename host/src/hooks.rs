@@ -109,6 +109,17 @@ impl Protocol {
         }
     }
 
+    /// A command line's verb (lower-case; `unknown` when it is none of
+    /// this protocol's) and the text after it.
+    pub fn split_line(self, line: &[u8]) -> (String, String) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
+        let word = word.to_ascii_lowercase();
+        let verb = if self.verbs().contains(&word.as_str()) { word } else { UNKNOWN_VERB.to_string() };
+        (verb, rest.to_string())
+    }
+
     /// Which points this protocol fires.
     pub fn fires(self, when: When) -> bool {
         match self {

@@ -10,7 +10,7 @@
 
 use super::command::{Command, CommandError};
 use super::session::{Next, Session, State};
-use crate::hooks::{CommandFacts, HookCall, Outcome, Protocol, Reply, SessionFacts, UNKNOWN_VERB, Verdict, When};
+use crate::hooks::{CommandFacts, HookCall, Outcome, Protocol, Reply, SessionFacts, Verdict, When};
 
 impl Session {
     fn facts(&self) -> SessionFacts {
@@ -60,11 +60,7 @@ impl Session {
     }
 
     pub(super) fn command_facts(&self, line: &[u8], parsed: &Result<Command, CommandError>) -> Option<CommandFacts> {
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim_end_matches(['\r', '\n']);
-        let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
-        let word = word.to_ascii_lowercase();
-        let verb = if Protocol::Pop3.verbs().contains(&word.as_str()) { word } else { UNKNOWN_VERB.to_string() };
+        let (verb, rest) = Protocol::Pop3.split_line(line);
         if !self.wants(When::Command, &verb) && !self.wants(When::After, &verb) {
             return None;
         }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::command::{Command, CommandError};
 use super::session::{Next, Session, Transaction};
-use crate::hooks::{CommandFacts, HookCall, MessageFacts, Outcome, Protocol, Reply, SessionFacts, UNKNOWN_VERB, Verdict, When};
+use crate::hooks::{CommandFacts, HookCall, MessageFacts, Outcome, Protocol, Reply, SessionFacts, Verdict, When};
 
 /// What a command took, so an after-hook's refusal can give it back.
 pub(super) struct Taken {
@@ -82,11 +82,8 @@ impl Session {
     /// Facts of a command line for `command`/`after` hooks, or None when no
     /// hook wants this verb at either point.
     pub(super) fn command_facts(&self, line: &[u8], parsed: &Result<Command, CommandError>) -> Option<CommandFacts> {
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim_end_matches(['\r', '\n']);
-        let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
-        let word = word.to_ascii_lowercase();
-        let verb = if Protocol::Smtp.verbs().contains(&word.as_str()) { word } else { UNKNOWN_VERB.to_string() };
+        let (verb, rest) = Protocol::Smtp.split_line(line);
+        let rest = rest.as_str();
         if !self.wants(When::Command, &verb) && !self.wants(When::After, &verb) {
             return None;
         }
