@@ -95,10 +95,20 @@ def script_run(path, *args, grants=(), cpu=None, memory=None, config=None, timeo
     return run_rumble(*cmd, timeout=timeout, cwd=cwd)
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port not handed out before in this run: the kernel
+    may offer a just-closed port again, and two services of one server
+    given the same port would leave one of them unbound."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class Server:
