@@ -97,7 +97,7 @@ def test_unknown_lines_pass_the_same_hooks(hooked):
     _, port, _ = hooked
     with smtp(port) as s:
         s.ehlo("client.example.net")
-        assert s.docmd("XYZZY plugh now") == (502, b"5.5.1 hook saw unknown [plugh now]")
+        assert s.docmd("XYZZY plugh now") == (502, b"5.5.1 hook saw unknown [XYZZY plugh now]")
 
 
 def test_after_hooks_see_the_reply_and_can_take_it_back(hooked):
@@ -273,7 +273,7 @@ def test_pop3_hooks(mailhooked):
     assert p.list()[0].startswith(b"+OK")
     with pytest.raises(poplib.error_proto) as e:
         p._shortcmd("XYZZY a b")
-    assert e.value.args[0] == b"-ERR hook saw unknown a b"
+    assert e.value.args[0] == b"-ERR hook saw unknown XYZZY a b"
     p.quit()
     # ann is not refused; her message is there
     p = poplib.POP3("127.0.0.1", pop_port, timeout=30)
@@ -330,7 +330,7 @@ def test_imap_hooks(mailhooked):
     m.uid("SEARCH", "ALL")
     assert m.noop() == ("OK", [b"uid fetches 2"])
     typ, data = m.xatom("XYZZY", "plugh")
-    assert (typ, data) == ("OK", [b"answered by a script for plugh"])
+    assert (typ, data) == ("OK", [b"answered by a script for XYZZY plugh"])
     m.logout()
 
 

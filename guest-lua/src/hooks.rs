@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
 
 use crate::api::host_error;
+use crate::session::io_error_text;
 use crate::rumble::plugin::hooks::{
     self, CommandFacts, HookSession, Message, Note, Reply, SessionFacts, Verdict,
 };
@@ -200,10 +201,36 @@ fn install_session_methods(lua: &Lua) -> mlua::Result<()> {
             })
         })?,
     )?;
-    for name in ["receive", "receivebytes", "lock", "unlock"] {
-        let text = format!("session:{name} is not available in a hook (only in a createService handler)");
-        methods.set(name, lua.create_function(move |_, _: MultiValue| -> mlua::Result<()> { Err(mlua::Error::runtime(text.clone())) })?)?;
-    }
+    // receive, receivebytes and lock answer as in a createService handler.
+    methods.set(
+        "receive",
+        lua.create_function(|lua, _this: Value| {
+            Ok(match with_session(|s| s.receive_line())? {
+                Ok(line) => (lua.create_string(&line)?, line.len() as i64, None),
+                Err(e) => (lua.create_string("")?, 0, Some(io_error_text(e))),
+            })
+        })?,
+    )?;
+    methods.set(
+        "receivebytes",
+        lua.create_function(|lua, (_this, n): (Value, i64)| {
+            let max = n.clamp(0, u32::MAX as i64) as u32;
+            Ok(match with_session(|s| s.receive_bytes(max))? {
+                Ok(data) => (lua.create_string(&data)?, data.len() as i64, None),
+                Err(e) => (lua.create_string("")?, -1, Some(io_error_text(e))),
+            })
+        })?,
+    )?;
+    methods.set(
+        "lock",
+        lua.create_function(|_, _this: Value| {
+            Ok(match with_session(|s| s.lock())? {
+                true => (true, None),
+                false => (false, Some("timeout")),
+            })
+        })?,
+    )?;
+    methods.set("unlock", lua.create_function(|_, _this: Value| with_session(|s| s.unlock()))?)?;
     let meta = lua.create_table()?;
     meta.set("__index", methods)?;
     lua.set_named_registry_value(HOOK_METHODS, meta)

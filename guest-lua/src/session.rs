@@ -15,7 +15,7 @@ thread_local! {
 
 pub(crate) const METHODS: &str = "rumble.session.methods";
 
-fn io_error_text(e: IoError) -> &'static str {
+pub(crate) fn io_error_text(e: IoError) -> &'static str {
     match e {
         IoError::Closed => "closed",
         IoError::Timeout => "timeout",

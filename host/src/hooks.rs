@@ -11,6 +11,11 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+
+use crate::lineio::{LineRead, read_line};
+use crate::stream::BoxStream;
+
 /// When a hook runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum When {
@@ -110,14 +115,23 @@ impl Protocol {
     }
 
     /// A command line's verb (lower-case; `unknown` when it is none of
-    /// this protocol's) and the text after it.
+    /// this protocol's) and the text after it: for `unknown` the whole
+    /// line, so a script can serve a command of its own.
     pub fn split_line(self, line: &[u8]) -> (String, String) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches(['\r', '\n']);
         let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
+        self.verb_and_args(word, rest, text)
+    }
+
+    /// The verb `word` names and its arguments (`line` for `unknown`).
+    pub fn verb_and_args(self, word: &str, rest: &str, line: &str) -> (String, String) {
         let word = word.to_ascii_lowercase();
-        let verb = if self.verbs().contains(&word.as_str()) { word } else { UNKNOWN_VERB.to_string() };
-        (verb, rest.to_string())
+        if self.verbs().contains(&word.as_str()) {
+            (word, rest.to_string())
+        } else {
+            (UNKNOWN_VERB.to_string(), line.to_string())
+        }
     }
 
     /// Which points this protocol fires.
@@ -291,6 +305,51 @@ impl Notes {
     }
 }
 
+/// The client's connection, lent to hooks for `session:receive` while
+/// they run. The sink bounds how long and how much they read.
+pub struct HookIo<'a> {
+    pub stream: &'a mut BufReader<BoxStream>,
+    /// The protocol's output not yet written (pipelined replies, a reply
+    /// held for after-hooks): it goes out before the client is read, or the
+    /// client would wait for it while the hook waits for the client.
+    pub unsent: &'a mut Vec<u8>,
+    /// Set once a hook wrote to the client: a held reply is gone and can
+    /// no longer be replaced.
+    pub wrote: &'a mut bool,
+}
+
+impl<'a> HookIo<'a> {
+    pub fn new(stream: &'a mut BufReader<BoxStream>, unsent: &'a mut Vec<u8>, wrote: &'a mut bool) -> HookIo<'a> {
+        HookIo { stream, unsent, wrote }
+    }
+
+    /// Write the unsent output, then `bytes`.
+    pub async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.unsent.is_empty() && bytes.is_empty() {
+            return Ok(());
+        }
+        *self.wrote = true;
+        let unsent = std::mem::take(self.unsent);
+        let w = self.stream.get_mut();
+        w.write_all(&unsent).await?;
+        w.write_all(bytes).await?;
+        w.flush().await
+    }
+
+    /// One line of at most `max` bytes (ending included).
+    pub async fn read_line(&mut self, max: usize) -> std::io::Result<LineRead> {
+        read_line(self.stream, max).await
+    }
+
+    /// What is available, at most `max` bytes; empty at end of stream.
+    pub async fn read_some(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; max];
+        let n = self.stream.read(&mut buf).await?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+}
+
 /// One hook point being fired.
 pub struct HookCall<'a> {
     pub when: When,
@@ -298,6 +357,8 @@ pub struct HookCall<'a> {
     pub command: Option<&'a CommandFacts>,
     pub message: Option<Arc<MessageFacts>>,
     pub notes: &'a Arc<Mutex<Notes>>,
+    /// The client connection, where a client is there to read from.
+    pub io: Option<&'a mut HookIo<'a>>,
 }
 
 pub type HookFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;

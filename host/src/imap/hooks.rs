@@ -13,7 +13,7 @@
 
 use super::command::{Command, ParseError, Request};
 use super::session::{Next, Session, State};
-use crate::hooks::{CommandFacts, HookCall, Outcome, Protocol, Reply, SessionFacts, UNKNOWN_VERB, Verdict, When};
+use crate::hooks::{CommandFacts, HookCall, HookIo, Outcome, Protocol, Reply, SessionFacts, Verdict, When};
 
 /// Longest argument text a hook sees (APPEND's literal is never included).
 const MAX_ARGS: usize = 1024;
@@ -37,10 +37,21 @@ impl Session {
         self.ctx.hooks.wants(&self.service, when, verb)
     }
 
-    async fn fire(&self, when: When, command: Option<&CommandFacts>) -> Outcome {
+    /// Run one point's hooks; the client is lent to them (`session:receive`)
+    /// except at close.
+    async fn fire(&mut self, when: When, command: Option<&CommandFacts>) -> Outcome {
         let session = self.facts();
-        let call = HookCall { when, session: &session, command, message: None, notes: &self.notes };
-        self.ctx.hooks.run(call).await
+        let (hooks, notes) = (self.ctx.hooks.clone(), self.notes.clone());
+        let mut wrote = false;
+        let mut io = HookIo::new(&mut self.io, &mut self.out, &mut wrote);
+        let lent = (when != When::Close).then_some(&mut io);
+        let call = HookCall { when, session: &session, command, message: None, notes: &notes, io: lent };
+        let outcome = hooks.run(call).await;
+        if wrote {
+            // The tagged response held for after-hooks went out.
+            self.tagged_at = None;
+        }
+        outcome
     }
 
     pub(super) fn login_state(&self) -> LoginState {
@@ -90,11 +101,11 @@ impl Session {
         let first = input.split(|&b| b == b'\n').next().unwrap_or(input);
         let text = String::from_utf8_lossy(first);
         let text = text.trim_end_matches(['\r', '\n']);
-        let mut words = text.splitn(3, ' ');
-        let tag = words.next().unwrap_or("").to_string();
-        let word = words.next().unwrap_or("").to_ascii_lowercase();
-        let rest = words.next().unwrap_or("");
-        let verb = if Protocol::Imap.verbs().contains(&word.as_str()) { word } else { UNKNOWN_VERB.to_string() };
+        let (tag, line) = text.split_once(' ').unwrap_or((text, ""));
+        let tag = tag.to_string();
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let (verb, rest) = Protocol::Imap.verb_and_args(word, rest, line);
+        let rest = rest.as_str();
         if !self.wants(When::Command, &verb) && !self.wants(When::After, &verb) {
             return None;
         }

@@ -47,7 +47,7 @@ impl Mailman {
             ..SessionFacts::default()
         };
         let notes = Arc::default();
-        let call = HookCall { when: When::Deliver, session: &session, command: None, message: Some(message.clone()), notes: &notes };
+        let call = HookCall { when: When::Deliver, session: &session, command: None, message: Some(message.clone()), notes: &notes, io: None };
         let verdict = self.hooks.run(call).await.verdict;
         let added = std::mem::take(&mut *message.flags.lock().unwrap_or_else(|e| e.into_inner()));
         decide(verdict, added, &item.recipient)

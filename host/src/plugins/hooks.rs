@@ -7,13 +7,15 @@
 //! than okay ends the chain. A hook that fails takes its script's
 //! fail-safe (`ScriptLimit <script> onerror continue|tempfail`).
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use wasmtime::component::Resource;
 
 use super::bindings::rumble::plugin::hooks as wit;
-use super::bindings::{HostError, Level};
+use super::bindings::{HostError, IoError, Level};
+use super::hook_io::{HookLink, lend};
 use super::host::HostState;
 use super::script::{Script, ScriptError};
 use crate::config::OnError;
@@ -33,6 +35,7 @@ const MAX_ADDED_HEADERS: usize = 64;
 pub struct HookSessionState {
     notes: Arc<Mutex<Notes>>,
     sent: Arc<Mutex<Vec<u8>>>,
+    link: HookLink,
 }
 
 /// The message of a `message` hook (a WIT resource).
@@ -98,6 +101,9 @@ enum TenantView {
 #[derive(Default)]
 pub struct HookRegistry {
     hooks: RwLock<Vec<Registered>>,
+    /// Each service's lock (`session:lock` in its hooks), as Rumble's
+    /// service-wide mutex.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl HookRegistry {
@@ -118,6 +124,42 @@ impl HookRegistry {
             .filter_map(|h| Some((h.script.upgrade()?, h.handler, h.view(call)?)))
             .collect()
     }
+
+    fn service_lock(&self, service: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(service.to_string()).or_default().clone()
+    }
+
+    /// One script's hook, with the client lent to it for reads; `earlier`
+    /// is what hooks before it sent, written before it reads.
+    async fn run_one(
+        &self,
+        script: &Script,
+        handler: u32,
+        call: &HookCall<'_>,
+        view: &TenantView,
+        io: Option<&mut crate::hooks::HookIo<'_>>,
+        earlier: &mut Vec<u8>,
+    ) -> Result<(Verdict, Vec<u8>), ScriptError> {
+        let (requests, served) = match io {
+            Some(_) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(1);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let link = HookLink::new(requests, self.service_lock(&call.session.service), &script.info.spec.limits);
+        let work = async {
+            match view {
+                TenantView::All => script.run_hook(handler, call, true, link).await,
+                TenantView::Limited { facts, whole } => {
+                    let limited = HookCall { session: facts, message: call.message.clone(), io: None, ..*call };
+                    script.run_hook(handler, &limited, *whole, link).await
+                }
+            }
+        };
+        lend(work, served, io, earlier).await
+    }
 }
 
 impl HookSink for HookRegistry {
@@ -126,18 +168,13 @@ impl HookSink for HookRegistry {
         hooks.iter().any(|h| h.matches(service, when, verb))
     }
 
-    fn run<'a>(&'a self, call: HookCall<'a>) -> HookFuture<'a> {
+    fn run<'a>(&'a self, mut call: HookCall<'a>) -> HookFuture<'a> {
         Box::pin(async move {
+            let mut io = call.io.take();
             let verb = call.command.map_or("", |c| c.verb.as_str());
             let mut sent = Vec::new();
             for (script, handler, view) in self.matching(&call, verb) {
-                let result = match &view {
-                    TenantView::All => script.run_hook(handler, &call, true).await,
-                    TenantView::Limited { facts, whole } => {
-                        let limited = HookCall { session: facts, message: call.message.clone(), ..call };
-                        script.run_hook(handler, &limited, *whole).await
-                    }
-                };
+                let result = self.run_one(&script, handler, &call, &view, io.as_deref_mut(), &mut sent).await;
                 let verdict = match result {
                     Ok((Verdict::Folder(_) | Verdict::Discard, _)) if call.when != When::Deliver => {
                         let e = ScriptError::Lua("\"folder\" and \"discard\" are answers of deliver hooks only".into());
@@ -188,12 +225,12 @@ pub(super) struct HookInput {
 }
 
 impl HookInput {
-    pub(super) fn new(call: &HookCall<'_>, body_limit: u64, may_add: bool) -> HookInput {
+    pub(super) fn new(call: &HookCall<'_>, body_limit: u64, may_add: bool, link: HookLink) -> HookInput {
         let sent = Arc::new(Mutex::new(Vec::new()));
         HookInput {
             facts: session_facts(call.session),
             command: call.command.map(command_facts),
-            session: HookSessionState { notes: call.notes.clone(), sent: sent.clone() },
+            session: HookSessionState { notes: call.notes.clone(), sent: sent.clone(), link },
             message: call.message.clone().map(|facts| MessageState { facts, body_limit, may_add, headers: None }),
             sent,
         }
@@ -354,9 +391,44 @@ impl wit::HostHookSession for HostState {
         }))
     }
 
+    async fn receive_line(&mut self, s: Resource<HookSessionState>) -> wasmtime::Result<Result<Vec<u8>, IoError>> {
+        self.hook_receive(s, None).await
+    }
+
+    async fn receive_bytes(&mut self, s: Resource<HookSessionState>, max: u32) -> wasmtime::Result<Result<Vec<u8>, IoError>> {
+        self.hook_receive(s, Some(max)).await
+    }
+
+    async fn lock(&mut self, s: Resource<HookSessionState>) -> wasmtime::Result<bool> {
+        let link = self.table.get(&s)?.link.clone();
+        self.budget.pause();
+        let got = link.lock().await;
+        self.budget.resume();
+        Ok(got)
+    }
+
+    async fn unlock(&mut self, s: Resource<HookSessionState>) -> wasmtime::Result<()> {
+        self.table.get(&s)?.link.unlock();
+        Ok(())
+    }
+
     async fn drop(&mut self, s: Resource<HookSessionState>) -> wasmtime::Result<()> {
         self.table.delete(s)?;
         Ok(())
+    }
+}
+
+impl HostState {
+    /// A read from the hook's client: what it sent so far goes out first
+    /// (a prompt is seen before the answer is awaited).
+    async fn hook_receive(&mut self, s: Resource<HookSessionState>, bytes: Option<u32>) -> wasmtime::Result<Result<Vec<u8>, IoError>> {
+        let state = self.table.get(&s)?;
+        let flush = std::mem::take(&mut *state.sent.lock().unwrap_or_else(|e| e.into_inner()));
+        let link = state.link.clone();
+        self.budget.pause();
+        let result = link.receive(flush, bytes).await;
+        self.budget.resume();
+        Ok(result)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod bindings;
 mod control;
 pub mod engine;
 pub mod folders;
+mod hook_io;
 pub mod hooks;
 pub mod host;
 mod kv;

@@ -282,14 +282,15 @@ impl Script {
 
     /// Run hook handler `handler` at the point `call`; its verdict and what
     /// it sent. Waits at most the script's `hook-wait` for an instance.
-    pub async fn run_hook(
+    pub(super) async fn run_hook(
         &self,
         handler: u32,
         call: &crate::hooks::HookCall<'_>,
         may_add_headers: bool,
+        link: super::hook_io::HookLink,
     ) -> Result<(crate::hooks::Verdict, Vec<u8>), ScriptError> {
         let me = self.upgrade()?;
-        let input = super::hooks::HookInput::new(call, me.info.spec.limits.body_limit, may_add_headers);
+        let input = super::hooks::HookInput::new(call, me.info.spec.limits.body_limit, may_add_headers, link.clone());
         on_guest(async move {
             let wait = me.info.spec.limits.hook_wait;
             let Ok(permit) = tokio::time::timeout(wait, me.permits.acquire()).await else {
@@ -311,6 +312,8 @@ impl Script {
             // Hook calls do not count toward `calls`: they are many per
             // connection, and what a hook keeps in globals stays within its
             // own script.
+            // The service lock never outlives the call, whatever the guest did.
+            link.unlock();
             let verdict = me.finish_call(inst, result, false)?;
             let sent = std::mem::take(&mut *input.sent.lock().unwrap_or_else(|e| e.into_inner()));
             Ok((super::hooks::verdict(verdict), sent))

@@ -10,7 +10,7 @@
 
 use super::command::{Command, CommandError};
 use super::session::{Next, Session, State};
-use crate::hooks::{CommandFacts, HookCall, Outcome, Protocol, Reply, SessionFacts, Verdict, When};
+use crate::hooks::{CommandFacts, HookCall, HookIo, Outcome, Protocol, Reply, SessionFacts, Verdict, When};
 
 impl Session {
     fn facts(&self) -> SessionFacts {
@@ -25,10 +25,25 @@ impl Session {
         self.ctx.hooks.wants(&self.service, when, verb)
     }
 
-    async fn fire(&self, when: When, command: Option<&CommandFacts>) -> Outcome {
+    /// Run one point's hooks; the client is lent to them (`session:receive`)
+    /// except at close. A held-back response goes out before they read.
+    async fn fire(&mut self, when: When, command: Option<&CommandFacts>) -> Outcome {
         let session = self.facts();
-        let call = HookCall { when, session: &session, command, message: None, notes: &self.notes };
-        self.ctx.hooks.run(call).await
+        let (hooks, notes) = (self.ctx.hooks.clone(), self.notes.clone());
+        let mut direct = Vec::new();
+        let unsent = match self.capture.as_mut() {
+            Some(held) => held,
+            None => &mut direct,
+        };
+        let mut wrote = false;
+        let mut io = HookIo::new(&mut self.io, unsent, &mut wrote);
+        let lent = (when != When::Close).then_some(&mut io);
+        let call = HookCall { when, session: &session, command, message: None, notes: &notes, io: lent };
+        let outcome = hooks.run(call).await;
+        if wrote {
+            self.status_at = None;
+        }
+        outcome
     }
 
     /// Accept hooks; None: greet as usual.

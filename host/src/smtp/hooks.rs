@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::command::{Command, CommandError};
 use super::session::{Next, Session, Transaction};
-use crate::hooks::{CommandFacts, HookCall, MessageFacts, Outcome, Protocol, Reply, SessionFacts, Verdict, When};
+use crate::hooks::{CommandFacts, HookCall, HookIo, MessageFacts, Outcome, Protocol, Reply, SessionFacts, Verdict, When};
 
 /// What a command took, so an after-hook's refusal can give it back.
 pub(super) struct Taken {
@@ -38,11 +38,22 @@ impl Session {
         self.ctx.hooks.wants(&self.service, when, verb)
     }
 
-    async fn fire(&self, when: When, command: Option<&CommandFacts>, message: Option<(Arc<MessageFacts>, &Transaction)>) -> Outcome {
+    /// Run one point's hooks; the client is lent to them (`session:receive`)
+    /// except at close.
+    async fn fire(&mut self, when: When, command: Option<&CommandFacts>, message: Option<(Arc<MessageFacts>, &Transaction)>) -> Outcome {
         let session = self.facts(message.as_ref().map(|m| m.1).or(self.tx.as_ref()));
         let message = message.map(|m| m.0);
-        let call = HookCall { when, session: &session, command, message, notes: &self.notes };
-        self.ctx.hooks.run(call).await
+        let (hooks, notes) = (self.ctx.hooks.clone(), self.notes.clone());
+        let mut wrote = false;
+        let mut io = HookIo::new(&mut self.io, &mut self.out, &mut wrote);
+        let lent = (when != When::Close).then_some(&mut io);
+        let call = HookCall { when, session: &session, command, message, notes: &notes, io: lent };
+        let outcome = hooks.run(call).await;
+        if wrote {
+            // A held reply went out with what the hook sent before reading.
+            self.last_reply_at = None;
+        }
+        outcome
     }
 
     /// Accept hooks, before the greeting; false: do not greet (the session
@@ -161,7 +172,7 @@ impl Session {
     }
 
     /// The `message` hooks, before the message is committed.
-    pub(super) async fn hook_message(&self, message: Arc<MessageFacts>, tx: &Transaction) -> Option<Outcome> {
+    pub(super) async fn hook_message(&mut self, message: Arc<MessageFacts>, tx: &Transaction) -> Option<Outcome> {
         if !self.wants(When::Message, "") {
             return None;
         }

@@ -99,7 +99,7 @@ pub struct Session {
     /// The last reply decided, and where it starts in `out` while unsent:
     /// an after-hook sees it and may replace it.
     pub(super) last_reply: Option<Reply>,
-    last_reply_at: Option<usize>,
+    pub(super) last_reply_at: Option<usize>,
     port: Port,
     pub(super) tls: bool,
     pub(super) helo: Option<String>,
@@ -111,7 +111,7 @@ pub struct Session {
     junk: u32,
     /// Replies not yet sent: with PIPELINING they go out together, when the
     /// client's input is used up (RFC 2920 §3.2).
-    out: Vec<u8>,
+    pub(super) out: Vec<u8>,
 }
 
 pub(super) enum Next {
