@@ -353,7 +353,8 @@ def test_imap_after_login_undoes_and_guards(mailhooked):
 # ---------------------------------------------------------------- tenants
 
 
-def test_tenant_hooks_see_only_their_domains(tmp_path):
+def tenant_server(tmp_path):
+    """tenant.lua loaded as tenant_a (a.test) and tenant_b (b.test)."""
     smtp_port, imap_port = free_port(), free_port()
     scripts = "".join(f"LoadScript {HERE}/tenant.lua tenant_{t}\nGrant tenant_{t} tenant {t}.test\n"
                       f"Grant tenant_{t} hook smtp imap4\n" for t in "ab")
@@ -364,7 +365,11 @@ def test_tenant_hooks_see_only_their_domains(tmp_path):
     for args in (["domain", "add", "a.test"], ["domain", "add", "b.test"],
                  ["account", "add", "ann@a.test", "--password", "pw"], ["account", "add", "bob@b.test", "--password", "pw"]):
         assert subprocess.run(admin + args, capture_output=True, timeout=60).returncode == 0
-    server = Server(tmp_path, text)
+    return Server(tmp_path, text), smtp_port, imap_port
+
+
+def test_tenant_hooks_see_only_their_domains(tmp_path):
+    server, smtp_port, imap_port = tenant_server(tmp_path)
     try:
         with smtp(smtp_port) as s:
             s.sendmail("someone@example.net", ["ann@a.test", "bob@b.test"], b"Subject: both\r\n\r\nhi\r\n")
@@ -391,10 +396,38 @@ def test_tenant_hooks_see_only_their_domains(tmp_path):
     assert not any(l.startswith("imap") for l in a)  # bob's IMAP session is tenant b's
     for point in ("smtp accept", "smtp command mail", "smtp after *", "imap4 after login"):
         line = next(l for l in a if l.startswith(f"refused {point}:"))
-        assert f"true {HERE}/tenant.lua:17: permission denied: hook {point} (a tenant's script" in line, line
+        assert f"true {HERE}/tenant.lua:22: permission denied: hook {point} (a tenant's script" in line, line
         assert line.endswith('(script "tenant_a")'), line
     stored = [letter_bytes(tmp_path, l) for l in letters(tmp_path, "ann@a.test")]
     assert sum(b"X-Tenant: checked" in x for x in stored) == 1
+
+
+def test_a_tenants_refusal_covers_only_its_recipients(tmp_path):
+    server, smtp_port, _ = tenant_server(tmp_path)
+    try:
+        with smtp(smtp_port) as s:
+            # tenant a refuses a message that also goes to b.test: b gets
+            # it, the sender gets a bounce for ann alone
+            assert s.sendmail("bob@b.test", ["ann@a.test", "bob@b.test"], b"Subject: refuse a.test\r\n\r\nhi\r\n") == {}
+            wait_letters(tmp_path, "bob@b.test", 2)
+            # every recipient's tenant refuses: the message is refused
+            with pytest.raises(smtplib.SMTPDataError) as e:
+                s.sendmail("bob@b.test", ["ann@a.test", "bob@b.test"], b"Subject: refuse all\r\n\r\nhi\r\n")
+            assert (e.value.smtp_code, e.value.smtp_error) == (550, b"5.7.1 a.test refuses this")
+            # a tenant's 451: its recipient waits for the next try
+            assert s.sendmail("bob@b.test", ["ann@a.test", "bob@b.test"], b"Subject: defer a.test\r\n\r\nhi\r\n") == {}
+        server.wait_for_log(r"to ann@a.test deferred \(attempt 1 of \d+\): 4\.7\.1 a\.test wants it later")
+        wait_letters(tmp_path, "bob@b.test", 3)
+        bob = sorted(letter_bytes(tmp_path, l) for l in letters(tmp_path, "bob@b.test"))
+        bounces = [x for x in bob if b"multipart/report" in x]
+        assert len(bounces) == 1, bob
+        assert b"ann@a.test" in bounces[0] and b"a.test refuses this" in bounces[0]
+        assert b"bob@b.test" not in bounces[0].split(b"message/delivery-status", 1)[1].split(b"\r\n\r\n--", 1)[0]
+        plain = [x for x in bob if x not in bounces]
+        assert sum(b"Subject: refuse a.test" in x for x in plain) == 1 and sum(b"Subject: defer a.test" in x for x in plain) == 1
+        assert letters(tmp_path, "ann@a.test") == []
+    finally:
+        server.stop()
 
 
 def test_original_blacklist_example_runs_unmodified(tmp_path):

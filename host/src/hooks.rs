@@ -218,6 +218,9 @@ pub struct MessageFacts {
     pub delivery: Option<(String, i64)>,
     /// `deliver` hooks: flags and keywords the letter gets.
     pub flags: Mutex<Vec<String>>,
+    /// `message` hooks: recipients a tenant's hook refused when the message
+    /// also goes to other domains (a tenant cannot refuse it for them).
+    pub refused: Mutex<Vec<(String, Verdict)>>,
 }
 
 /// How the hooks of one point answered.

@@ -95,6 +95,20 @@ fn decide(verdict: Verdict, added: Vec<String>, recipient: &str) -> Decision {
     }
 }
 
+/// The outcome of a row whose reply a message hook decided (`550 5.7.1
+/// text`): 5xx bounces, anything else waits for the next try, where it is
+/// delivered as usual (and deliver hooks run).
+pub(super) fn decided_outcome(reply: &str) -> Outcome {
+    let (code, text) = reply.split_once(' ').unwrap_or((reply, ""));
+    if code.starts_with('5') {
+        let (status, text) = split_status(text, "5.7.1");
+        Outcome::permanent(&status, format!("{code} {text}"), None)
+    } else {
+        let (status, text) = split_status(text, "4.7.1");
+        Outcome::Temporary(format!("{status} {text}"))
+    }
+}
+
 /// `5.7.1 text` -> ("5.7.1", "text"); a text without a status gets `default`.
 fn split_status(text: &str, default: &str) -> (String, String) {
     let text = text.trim();
@@ -125,5 +139,13 @@ mod tests {
         assert!(matches!(bounce, Decision::Settle(Outcome::Permanent { status, .. }) if status == "5.2.2"));
         let retry = decide(Verdict::Reply(Reply { code: 451, text: String::new() }), vec![], "a@b.c");
         assert!(matches!(retry, Decision::Settle(Outcome::Temporary(t)) if t.starts_with("4.7.1")));
+    }
+
+    #[test]
+    fn decided_replies_become_outcomes() {
+        let bounce = decided_outcome("550 5.7.2 not for us");
+        assert!(matches!(bounce, Outcome::Permanent { status, diagnostic, .. } if status == "5.7.2" && diagnostic == "550 not for us"));
+        assert!(matches!(decided_outcome("550 refused by a message hook"), Outcome::Permanent { status, .. } if status == "5.7.1"));
+        assert!(matches!(decided_outcome("451 4.3.0 a message hook failed"), Outcome::Temporary(t) if t == "4.3.0 a message hook failed"));
     }
 }

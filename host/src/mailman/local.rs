@@ -22,6 +22,11 @@ pub(super) enum Handled {
 
 impl Mailman {
     pub(super) async fn deliver_local(&self, item: &QueueItem) -> Handled {
+        if let Some(reply) = item.decided() {
+            tracing::info!(target: "mailman", "{} to {}: a message hook decided {reply}", item.fid, item.recipient);
+            self.settle(vec![(item.clone(), super::hooks::decided_outcome(reply))]).await;
+            return Handled::Done;
+        }
         let route = match self.store.route_recipient(&item.recipient).await {
             Ok(route) => route,
             Err(e) => {

@@ -125,6 +125,31 @@ impl HookRegistry {
             .collect()
     }
 
+    /// A tenant's hook on a message that also goes to other domains: it
+    /// speaks for its recipients only. It gets no connection (what it sends
+    /// is dropped), and a refusal is recorded for its recipients alone
+    /// (`MessageFacts::refused`) while the chain goes on for the others.
+    async fn run_partial(&self, script: &Script, handler: u32, call: &HookCall<'_>, facts: &SessionFacts) {
+        let link = HookLink::new(None, self.service_lock(&call.session.service), &script.info.spec.limits);
+        let limited = HookCall { session: facts, message: call.message.clone(), io: None, ..*call };
+        let verdict = match script.run_hook(handler, &limited, false, link).await {
+            Ok((verdict, _sent)) => verdict,
+            Err(e) => fail_safe(script, call, &e),
+        };
+        let refusal = match verdict {
+            Verdict::Reply(r) if r.code >= 400 => Verdict::Reply(r),
+            Verdict::Failure | Verdict::TempFail => verdict,
+            _ => return,
+        };
+        let Some(message) = &call.message else { return };
+        let mut refused = message.refused.lock().unwrap_or_else(|e| e.into_inner());
+        for rcpt in &facts.recipients {
+            if !refused.iter().any(|(r, _)| r == rcpt) {
+                refused.push((rcpt.clone(), refusal.clone()));
+            }
+        }
+    }
+
     fn service_lock(&self, service: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         locks.entry(service.to_string()).or_default().clone()
@@ -174,6 +199,10 @@ impl HookSink for HookRegistry {
             let verb = call.command.map_or("", |c| c.verb.as_str());
             let mut sent = Vec::new();
             for (script, handler, view) in self.matching(&call, verb) {
+                if let (When::Message, TenantView::Limited { facts, whole: false }) = (call.when, &view) {
+                    self.run_partial(&script, handler, &call, facts).await;
+                    continue;
+                }
                 let result = self.run_one(&script, handler, &call, &view, io.as_deref_mut(), &mut sent).await;
                 let verdict = match result {
                     Ok((Verdict::Folder(_) | Verdict::Discard, _)) if call.when != When::Deliver => {

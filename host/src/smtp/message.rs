@@ -21,9 +21,14 @@ use std::sync::Arc;
 /// What the message hooks decided.
 enum MessageVerdict {
     /// Store it (the spool file to commit), with the hooks' 2xx text if any.
-    Store(SpoolFile, Option<String>),
+    Store(SpoolFile, Option<String>, Decided),
     Refused(Verdict),
 }
+
+/// Recipients a tenant's hook refused (recipient, reply such as `550 5.7.1
+/// text`): queued with that decision, settled by the mailman (see
+/// `queue::enqueue_decided`).
+type Decided = Vec<(String, String)>;
 
 /// A message being streamed into its spool file. Dropped unfinished (a
 /// refused message, a broken connection), it removes its file.
@@ -223,8 +228,8 @@ impl Session {
             self.reply(451, "4.3.0", "Local error in processing, try again later").await?;
             return Ok(Next::Continue);
         };
-        let (spool, reply) = match self.message_hooks(spool, tx).await {
-            Ok(MessageVerdict::Store(spool, reply)) => (spool, reply),
+        let (spool, reply, decided) = match self.message_hooks(spool, tx).await {
+            Ok(MessageVerdict::Store(spool, reply, decided)) => (spool, reply, decided),
             Ok(MessageVerdict::Refused(verdict)) => return self.answer(verdict).await,
             Err(e) => {
                 tracing::error!(target: "smtp", "could not add headers to a message from {}: {e}", self.peer.ip());
@@ -232,7 +237,7 @@ impl Session {
                 return Ok(Next::Continue);
             }
         };
-        match self.commit_message(tx, spool).await {
+        match self.commit_message(tx, spool, decided).await {
             Ok(fid) => match reply {
                 Some(text) if super::hooks::has_enhanced_code(text.trim()) => self.reply(250, "", text.trim()).await?,
                 Some(text) => self.reply(250, "2.0.0", text.trim()).await?,
@@ -255,7 +260,7 @@ impl Session {
         let size = spool.file.metadata().await?.len();
         let facts = Arc::new(MessageFacts { path, size, ..MessageFacts::default() });
         let Some(outcome) = self.hook_message(facts.clone(), tx).await else {
-            return Ok(MessageVerdict::Store(spool, None));
+            return Ok(MessageVerdict::Store(spool, None, Vec::new()));
         };
         self.write_sent(&outcome.sent);
         let reply = match outcome.verdict {
@@ -266,9 +271,15 @@ impl Session {
             }
             other => return Ok(MessageVerdict::Refused(other)),
         };
+        let refused = std::mem::take(&mut *facts.refused.lock().unwrap_or_else(|e| e.into_inner()));
+        if !refused.is_empty() && tx.rcpts.iter().all(|r| refused.iter().any(|(x, _)| x == r)) {
+            // Every recipient's tenant refused it: the message is refused.
+            return Ok(MessageVerdict::Refused(refused[0].1.clone()));
+        }
+        let decided: Decided = refused.into_iter().map(|(rcpt, verdict)| (rcpt, decided_reply(verdict))).collect();
         let added = std::mem::take(&mut *facts.added.lock().unwrap_or_else(|e| e.into_inner()));
         if added.is_empty() {
-            return Ok(MessageVerdict::Store(spool, reply));
+            return Ok(MessageVerdict::Store(spool, reply, decided));
         }
         let mut top = String::new();
         for (name, value) in added {
@@ -277,19 +288,20 @@ impl Session {
         let mut copy = SpoolFile::create(&self.ctx.storage, top.as_bytes()).await?;
         let mut old = tokio::fs::File::open(spool::spool_path(&spool.storage, &spool.fid)).await?;
         tokio::io::copy(&mut old, &mut copy.file).await?;
-        Ok(MessageVerdict::Store(copy, reply))
+        Ok(MessageVerdict::Store(copy, reply, decided))
     }
 
     /// Make the spool file durable, then add its queue rows in one
     /// transaction; only then may the caller say 250.
-    async fn commit_message(&self, tx: &Transaction, mut spool: SpoolFile) -> Result<String, String> {
+    async fn commit_message(&self, tx: &Transaction, mut spool: SpoolFile, decided: Decided) -> Result<String, String> {
         spool.finish().await.map_err(|e| format!("spool: {e}"))?;
         let fid = spool.fid.clone();
         let sender = match &tx.from {
             ReversePath::Null => String::new(),
             ReversePath::Mailbox(m) => m.to_string(),
         };
-        let queued = self.ctx.store.enqueue(&fid, &sender, tx.rcpts.clone(), &params_text(&tx.params)).await;
+        let rows = tx.rcpts.iter().map(|r| (r.clone(), decided.iter().find(|(d, _)| d == r).map(|(_, reply)| reply.clone()))).collect();
+        let queued = self.ctx.store.enqueue_decided(&fid, &sender, rows, &params_text(&tx.params)).await;
         if let Err(e) = queued {
             return Err(format!("queue: {e}"));
         }
@@ -324,6 +336,20 @@ impl Session {
             self.ctx.server_name,
             rfc5322_now()
         )
+    }
+}
+
+/// A tenant's refusal of its recipients, as the reply the mailman settles
+/// their rows with: 5xx bounces; 4xx, a failure or a failed hook wait for
+/// the next try (when they are delivered as usual, deliver hooks and all).
+fn decided_reply(verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Reply(r) => {
+            let text: String = r.text.chars().filter(|c| !c.is_control()).take(400).collect();
+            let text = text.trim();
+            if text.is_empty() { format!("{} refused by a message hook", r.code) } else { format!("{} {text}", r.code) }
+        }
+        _ => "451 4.3.0 a message hook failed".to_string(),
     }
 }
 

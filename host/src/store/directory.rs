@@ -103,13 +103,20 @@ impl Store {
     /// when bodies are kept in the database), in one transaction; if they
     /// cannot be added the spool file is removed.
     pub async fn enqueue(&self, fid: &str, sender: &str, recipients: Vec<String>, params: &str) -> Result<(), StoreError> {
+        let rows = recipients.into_iter().map(|r| (r, None)).collect();
+        self.enqueue_decided(fid, sender, rows, params).await
+    }
+
+    /// [`Store::enqueue`] where some recipients come with a reply a hook
+    /// decided (see `queue::enqueue_decided`).
+    pub async fn enqueue_decided(&self, fid: &str, sender: &str, recipients: Vec<(String, Option<String>)>, params: &str) -> Result<(), StoreError> {
         let (f, sender, params) = (fid.to_string(), sender.to_string(), params.to_string());
         let queued = async {
             let body = self.body_for_database(spool::spool_path(&self.storage, fid)).await?;
             self.transaction(move |tx| {
                 Box::pin(async move {
                     blobs::put(tx, &f, body.as_deref()).await?;
-                    queue::enqueue(tx, &f, &sender, &recipients, &params, unix_now()).await.map(drop)
+                    queue::enqueue_decided(tx, &f, &sender, &recipients, &params, unix_now()).await.map(drop)
                 })
             })
             .await

@@ -53,15 +53,46 @@ pub async fn enqueue(
     params: &str,
     now: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    if recipients.is_empty() {
+    let rows: Vec<(String, Option<String>)> = recipients.iter().map(|r| (r.clone(), None)).collect();
+    enqueue_decided(tx, fid, sender, &rows, params, now).await
+}
+
+/// [`enqueue`], where a recipient may come with a decision already taken
+/// (a tenant's hook refused its recipients of a message others accepted):
+/// kept in `last_error` with [`DECIDED`] in front, for the mailman to
+/// settle at its first try instead of delivering.
+pub async fn enqueue_decided(
+    tx: &mut Tx<'_>,
+    fid: &str,
+    sender: &str,
+    rows: &[(String, Option<String>)],
+    params: &str,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    if rows.is_empty() {
         return Err(StoreError::Invalid("a queued message needs at least one recipient".into()));
     }
-    let sql = "INSERT INTO queue (fid, sender, recipient, params, created, next_attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id";
-    let mut ids = Vec::with_capacity(recipients.len());
-    for rcpt in recipients {
-        ids.push(tx.query_one(sql, args![fid, sender, rcpt, params, now]).await?.get(0)?);
+    let sql = "INSERT INTO queue (fid, sender, recipient, params, created, next_attempt, last_error) \
+               VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) RETURNING id";
+    let mut ids = Vec::with_capacity(rows.len());
+    for (rcpt, decided) in rows {
+        let decided = decided.as_ref().map_or(String::new(), |d| format!("{DECIDED}{d}"));
+        ids.push(tx.query_one(sql, args![fid, sender, rcpt, params, now, &decided]).await?.get(0)?);
     }
     Ok(ids)
+}
+
+/// In front of a new row's `last_error`: the reply a hook decided for it.
+pub const DECIDED: &str = "decided by a hook: ";
+
+impl QueueItem {
+    /// The reply a hook decided for this row before its first try.
+    pub fn decided(&self) -> Option<&str> {
+        if self.attempts > 0 {
+            return None;
+        }
+        self.last_error.strip_prefix(DECIDED)
+    }
 }
 
 /// Forget the leases `node` holds: called once when its mailman starts,

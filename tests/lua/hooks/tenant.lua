@@ -7,6 +7,11 @@ end, "smtp", "command", "rcpt")
 Rumble.setHook(function(session, msg)
   local added = pcall(msg.addHeader, msg, "X-Tenant", "checked")
   print("message to " .. table.concat(session.recipients, ",") .. " add=" .. tostring(added))
+  -- A tenant's refusal covers its own recipients only.
+  local mine = session.recipients[1]:match("@(.*)$")
+  local subject = msg:header("Subject") or ""
+  if subject == "refuse " .. mine or subject == "refuse all" then return 550, "5.7.1 " .. mine .. " refuses this" end
+  if subject == "defer " .. mine then return 451, "4.7.1 " .. mine .. " wants it later" end
 end, "smtp", "message")
 
 Rumble.setHook(function(session, cmd)
