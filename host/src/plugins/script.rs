@@ -282,6 +282,14 @@ impl Script {
 
     /// Run hook handler `handler` at the point `call`; its verdict and what
     /// it sent. Waits at most the script's `hook-wait` for an instance.
+    ///
+    /// With a free instance at hand the call starts on the calling task and
+    /// stays there if it finishes within its first slice: until it waits
+    /// (a host call that blocks, the scheduler) or the first epoch tick, so
+    /// at most one [`super::engine::TICK`] of CPU. Most hooks do, and skip
+    /// the two thread hops to the guest threads and back that otherwise cost
+    /// more than the hook. A call that waits moves to the guest threads,
+    /// so a hook never holds a protocol worker longer than one tick.
     pub(super) async fn run_hook(
         &self,
         handler: u32,
@@ -291,34 +299,26 @@ impl Script {
     ) -> Result<(crate::hooks::Verdict, Vec<u8>), ScriptError> {
         let me = self.upgrade()?;
         let input = super::hooks::HookInput::new(call, me.info.spec.limits.body_limit, may_add_headers, link.clone());
-        on_guest(async move {
-            let wait = me.info.spec.limits.hook_wait;
-            let Ok(permit) = tokio::time::timeout(wait, me.permits.acquire()).await else {
-                return Err(ScriptError::NoInstance(wait));
-            };
-            let _permit = permit.expect("semaphore is never closed");
-            let mut inst = me.checkout().await?;
-            let table = &mut inst.store.data_mut().table;
-            let session = table.push(input.session).map_err(|e| ScriptError::Host(e.into()))?;
-            let message = match input.message {
-                Some(m) => Some(table.push(m).map_err(|e| ScriptError::Host(e.into()))?),
-                None => None,
-            };
-            me.arm_budget(&mut inst.store);
-            let result = inst
-                .plugin
-                .call_run_hook(&mut inst.store, handler, session, &input.facts, input.command.as_ref(), message)
-                .await;
-            // Hook calls do not count toward `calls`: they are many per
-            // connection, and what a hook keeps in globals stays within its
-            // own script.
-            // The service lock never outlives the call, whatever the guest did.
-            link.unlock();
-            let verdict = me.finish_call(inst, result, false)?;
-            let sent = std::mem::take(&mut *input.sent.lock().unwrap_or_else(|e| e.into_inner()));
-            Ok((super::hooks::verdict(verdict), sent))
-        })
-        .await
+        let ready = me.permits.clone().try_acquire_owned().ok().and_then(|p| Some((p, me.take_idle()?)));
+        let inline = ready.is_some();
+        let mut work = Box::pin(hook_call(me, handler, input, link, ready));
+        if inline {
+            let first = std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await;
+            if let std::task::Poll::Ready(result) = first {
+                return result;
+            }
+        }
+        on_guest(work).await
+    }
+
+    /// An idle instance that is not too old, without waiting.
+    fn take_idle(&self) -> Option<Instance> {
+        loop {
+            let inst = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+            if inst.idle_since.elapsed() <= MAX_IDLE {
+                return Some(inst);
+            }
+        }
     }
 
     fn upgrade(&self) -> Result<Arc<Script>, ScriptError> {
@@ -569,6 +569,42 @@ fn is_memory_error(msg: &str) -> bool {
 }
 
 /// Run `work` on the guest runtime and wait for it here.
+/// The body of [`Script::run_hook`]: with `ready` (a permit and an idle
+/// instance) it never waits before the guest runs.
+async fn hook_call(
+    me: Arc<Script>,
+    handler: u32,
+    input: super::hooks::HookInput,
+    link: super::hook_io::HookLink,
+    ready: Option<(tokio::sync::OwnedSemaphorePermit, Instance)>,
+) -> Result<(crate::hooks::Verdict, Vec<u8>), ScriptError> {
+    let (_permit, mut inst) = match ready {
+        Some(ready) => ready,
+        None => {
+            let wait = me.info.spec.limits.hook_wait;
+            let Ok(permit) = tokio::time::timeout(wait, me.permits.clone().acquire_owned()).await else {
+                return Err(ScriptError::NoInstance(wait));
+            };
+            (permit.expect("semaphore is never closed"), me.checkout().await?)
+        }
+    };
+    let table = &mut inst.store.data_mut().table;
+    let session = table.push(input.session).map_err(|e| ScriptError::Host(e.into()))?;
+    let message = match input.message {
+        Some(m) => Some(table.push(m).map_err(|e| ScriptError::Host(e.into()))?),
+        None => None,
+    };
+    me.arm_budget(&mut inst.store);
+    let result = inst.plugin.call_run_hook(&mut inst.store, handler, session, &input.facts, input.command.as_ref(), message).await;
+    // The service lock never outlives the call, whatever the guest did.
+    link.unlock();
+    // Hook calls do not count toward `calls`: they are many per connection,
+    // and what a hook keeps in globals stays within its own script.
+    let verdict = me.finish_call(inst, result, false)?;
+    let sent = std::mem::take(&mut *input.sent.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok((super::hooks::verdict(verdict), sent))
+}
+
 async fn on_guest<T: Send + 'static>(
     work: impl Future<Output = Result<T, ScriptError>> + Send + 'static,
 ) -> Result<T, ScriptError> {
