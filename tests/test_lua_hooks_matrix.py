@@ -197,7 +197,8 @@ ACCEPT_SMTP = {
     "num4": "451 4.3.0 Requested action aborted: local error in processing",
     "text5": "554 5.0.0 matrix says no at accept",
     "text4": "451 4.0.0 matrix says later at accept",
-    "error_t": "451 4.3.0 Temporary failure, try again later",
+    # closing, so 421 (RFC 5321 §3.8), as docs/lua/hooks.md says
+    "error_t": "421 4.3.0 Temporary failure, try again later",
     "close": f"421 4.7.0 {DOMAIN} closing connection",
 }
 ACCEPT_POP = {

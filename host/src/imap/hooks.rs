@@ -142,7 +142,9 @@ impl Session {
             self.out.extend_from_slice(&outcome.sent);
             return Ok(next);
         }
-        if outcome.verdict != Verdict::Failure && !self.take_back_tagged() {
+        // Even failure replaces the tagged response while it is unsent: the
+        // client is not told "OK" just before the BYE.
+        if !self.take_back_tagged() && outcome.verdict != Verdict::Failure {
             tracing::warn!(target: "imap", "{}: an after-{} hook answered once the reply was sent; ignored", self.peer.ip(), facts.verb);
             return Ok(next);
         }

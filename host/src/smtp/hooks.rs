@@ -159,7 +159,9 @@ impl Session {
             self.write_sent(&outcome.sent);
             return Ok(next);
         }
-        if outcome.verdict != Verdict::Failure && !self.take_back_last_reply() {
+        // Even failure replaces the reply while it is unsent: the client is
+        // not told 250 just before the 421.
+        if !self.take_back_last_reply() && outcome.verdict != Verdict::Failure {
             tracing::warn!(target: "smtp", "{}: an after-{} hook answered once the reply was sent; ignored", self.peer.ip(), facts.verb);
             return Ok(next);
         }
