@@ -2,14 +2,15 @@
 with real clients: start/stop/suspend/resume of SMTP and of a script
 service, serviceInfo/trafficInfo after real sessions, listModules (with
 LoadScript NAME), reloadConfiguration, bad arguments and the
-`services.control` grant."""
+`services.control SERVICE...|*` grant."""
 
+import re
 import socket
 import time
 
 import pytest
 
-from conftest import LineClient, free_port, write_config
+from conftest import LineClient, free_port, run_rumble, script_run, write_config
 from lua_remote import Remote, remote_script
 
 ECHO = """
@@ -36,10 +37,11 @@ end, PORT, 2)
 class Setup:
     def __init__(self, tmp_path, start_server):
         self.tmp = tmp_path
-        self.ports = {name: free_port() for name in ("smtp", "ctl", "echo", "boom", "nogrant")}
+        self.ports = {name: free_port() for name in ("smtp", "ctl", "one", "echo", "boom", "nogrant")}
         p = self.ports
         (tmp_path / "ctl.lua").write_text(remote_script(p["ctl"]))
         (tmp_path / "nogrant.lua").write_text(remote_script(p["nogrant"]))
+        (tmp_path / "one.lua").write_text(remote_script(p["one"]))
         (tmp_path / "echo.lua").write_text(ECHO.replace("PORT", str(p["echo"])))
         (tmp_path / "boom.lua").write_text(BOOM.replace("PORT", str(p["boom"])))
         for tenant in ("a", "b"):
@@ -49,7 +51,9 @@ class Setup:
         self.text = (
             f"DataFolder {tmp_path}/data\nBindToAddress 127.0.0.1\nServerName before.test\n"
             f"EnableSMTP 1\nSMTPPort {p['smtp']}\n"
-            f"LoadScript ctl.lua\nGrant ctl listen {p['ctl']}\nGrant ctl services.control\n"
+            f"LoadScript ctl.lua\nGrant ctl listen {p['ctl']}\nGrant ctl services.control *\n"
+            # pop3 is granted but not enabled: a granted service that does not exist.
+            f"LoadScript one.lua\nGrant one listen {p['one']}\nGrant one services.control smtp pop3\n"
             f"LoadScript nogrant.lua\nGrant nogrant listen {p['nogrant']}\n"
             f"LoadScript echo.lua\nGrant echo listen {p['echo']}\n"
             f"LoadScript boom.lua\nGrant boom listen {p['boom']}\nScriptLimit boom cpu 50ms\n"
@@ -190,9 +194,10 @@ def test_list_modules_shows_scripts_grants_registrations_and_counts(setup):
         setup.settle(boom)
     with setup.ctl() as r:
         modules = {m["name"]: m for m in r.call("return Rumble.listModules()")[0]}
-    assert list(modules) == ["ctl", "nogrant", "echo", "boom", "filter-a", "filter-b"]
+    assert list(modules) == ["ctl", "one", "nogrant", "echo", "boom", "filter-a", "filter-b"]
     p = setup.ports
-    assert modules["ctl"]["grants"] == [f"listen {p['ctl']}", "services.control"]
+    assert modules["ctl"]["grants"] == [f"listen {p['ctl']}", "services.control *"]
+    assert modules["one"]["grants"] == [f"listen {p['one']}", "services.control smtp pop3"]
     assert modules["ctl"]["registered"] == [f"service ctl:{p['ctl']}"]
     assert modules["ctl"]["file"] == "ctl.lua" and modules["ctl"]["title"] == "ctl"
     assert (modules["boom"]["calls"], modules["boom"]["errors"], modules["boom"]["stops"]) == (3, 1, 1)
@@ -238,13 +243,78 @@ def test_reload_configuration_applies_max_connections_per_ip_and_reports_the_res
     assert banner(setup.ports["smtp"]).startswith("220 before.test")
 
 
-@pytest.mark.parametrize("call", [
-    'Rumble.startService("smtp")', 'Rumble.stopService("smtp")', 'Rumble.suspendService("smtp")',
-    'Rumble.resumeService("smtp")', 'Rumble.serviceInfo("smtp")', 'Rumble.trafficInfo("smtp")',
-    "Rumble.listModules()", "Rumble.reloadConfiguration()",
+SERVICE_CALLS = ("startService", "stopService", "suspendService", "resumeService", "serviceInfo", "trafficInfo")
+
+
+@pytest.mark.parametrize("call, grant", [
+    *((f'Rumble.{function}("smtp")', "services.control smtp") for function in SERVICE_CALLS),
+    ("Rumble.listModules()", "services.control *"), ("Rumble.reloadConfiguration()", "services.control *"),
 ])
-def test_without_services_control_every_call_is_denied(setup, call):
+def test_without_services_control_every_call_is_denied(setup, call, grant):
     with Remote(setup.ports["nogrant"]) as r:
-        assert r.message(f"return {call}") == 'permission denied: services.control (script "nogrant")'
+        assert r.message(f"return {call}") == f'permission denied: {grant} (script "nogrant")'
     assert banner(setup.ports["smtp"]).startswith("220 ")
-    assert 'script "nogrant"' in setup.server.log() and "services.control" in setup.server.log()
+    setup.server.wait_for_log(rf'script "nogrant": permission denied: {re.escape(grant)}')
+
+
+def test_a_service_grant_controls_that_service(setup):
+    with Remote(setup.ports["one"]) as r:
+        assert r.call('return Rumble.suspendService("smtp"), Rumble.serviceInfo("smtp").enabled') == [True, 2]
+        assert banner(setup.ports["smtp"], 0.7) is None
+        assert r.call('return Rumble.resumeService("SMTP"), Rumble.serviceInfo("Smtp").enabled') == [True, 1]
+        assert banner(setup.ports["smtp"]).startswith("220 ")
+        hours = r.call('return Rumble.trafficInfo("smtp")')[0]
+        assert sum(h[0] for h in hours) >= 1
+        # Granted but not running: "not found", naming only what the script may control.
+        assert r.call('return Rumble.stopService("pop3")') == [None, 'no service named "pop3" (known: smtp)']
+        assert r.call('return Rumble.serviceInfo("pop3"), Rumble.trafficInfo("pop3")') == [None, None]
+
+
+@pytest.mark.parametrize("function", SERVICE_CALLS)
+def test_a_service_grant_denies_other_services_whether_they_exist_or_not(setup, function):
+    echo = f"echo:{setup.ports['echo']}"
+    with Remote(setup.ports["one"]) as r:
+        # An existing service and a made-up one get the same answer: no probing.
+        for service in (echo, "mailman", "nope"):
+            expected = f'permission denied: services.control {service} (script "one")'
+            assert r.message(f'return Rumble.{function}("{service}")') == expected
+    assert banner(setup.ports["echo"]) == "hi"
+    setup.server.wait_for_log(rf'script "one": permission denied: services.control {echo}\n')
+    setup.server.wait_for_log(r'script "one": permission denied: services.control nope\n')
+
+
+def test_only_the_star_grant_lists_modules_and_reloads(setup):
+    with Remote(setup.ports["one"]) as r:
+        for call in ("listModules", "reloadConfiguration"):
+            assert r.message(f"return Rumble.{call}()") == 'permission denied: services.control * (script "one")'
+    setup.server.wait_for_log(r'script "one": permission denied: services.control \*')
+    with setup.ctl() as r:
+        assert len(r.call("return Rumble.listModules()")[0]) == 7
+        assert r.call("return Rumble.reloadConfiguration()") == [True, []]
+        assert r.call(f'return Rumble.suspendService("echo:{setup.ports["echo"]}")') == [True]
+        assert r.call(f'return Rumble.resumeService("echo:{setup.ports["echo"]}")') == [True]
+
+
+def test_a_bare_services_control_grant_stops_the_server_with_the_fix(tmp_path):
+    (tmp_path / "s.lua").write_text("print(1)\n")
+    conf = write_config(tmp_path / "rumble.conf", f"DataFolder {tmp_path}/data\nBindToAddress 127.0.0.1\n"
+                        "EnableSMTP 0\nLoadScript s.lua\nGrant s services.control\n")
+    line = conf.read_text().splitlines().index("Grant s services.control") + 1
+    fix = 'services.control needs the services it covers; write "services.control *" for all services'
+    r = run_rumble("serve", "--config", conf, timeout=30)
+    assert r.returncode != 0
+    assert f"{conf}:{line}: Grant: {fix}" in r.stderr, r.stderr
+    r = script_run(tmp_path / "s.lua", grants=["services.control"])
+    assert r.returncode != 0 and fix in r.stderr, r.stderr
+
+
+def test_a_grant_for_a_service_nothing_creates_is_a_warning(tmp_path):
+    (tmp_path / "s.lua").write_text("print(1)\n")
+    conf = write_config(tmp_path / "rumble.conf", f"DataFolder {tmp_path}/data\nLoadScript s.lua\n"
+                        "Grant s listen 2580\nGrant s services.control smtp s:2580 smpt s:2581\n")
+    line = conf.read_text().splitlines().index("Grant s services.control smtp s:2580 smpt s:2581") + 1
+    r = run_rumble("check-config", conf)
+    assert r.returncode == 0, r.stderr
+    warnings = [w for w in r.stderr.splitlines() if "no service will be named" in w]
+    assert [w.split('named "')[1].split('"')[0] for w in warnings] == ["smpt", "s:2581"], r.stderr
+    assert all(f"{conf}:{line}: services.control for script \"s\"" in w for w in warnings)

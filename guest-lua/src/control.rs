@@ -1,5 +1,5 @@
 //! Service control and status functions of the `Rumble` table (grant
-//! `services.control`). An unknown service is `nil, "no service named ..."`
+//! `services.control SERVICE...|*`). An unknown service is `nil, "no service named ..."`
 //! for the control calls (Rumble ignored it silently) and `nil` for the
 //! status calls (as Rumble); a missing grant is a Lua error.
 

@@ -13,6 +13,8 @@
 //! operator never grants every tenant's mail by leaving a list out. `tenant
 //! DOMAIN...` makes the script a tenant's: each of those capabilities then covers
 //! only the tenant's domains (the intersection), whatever else was granted.
+//! `services.control` likewise names the services it may control, or `*`
+//! for every service and the server-wide calls (listModules, reloadConfiguration).
 //! Paths are only joined to the config folder here, not canonicalised: confinement
 //! (symlinks, `..`) is the file API's job at call time.
 
@@ -71,8 +73,9 @@ pub enum Capability {
     MailmanRead { domains: Vec<String> },
     /// `mailman.write DOMAIN...|*`: change domains/accounts/mail (implies read).
     MailmanWrite { domains: Vec<String> },
-    /// `services.control`: start, stop, suspend and resume services.
-    ServicesControl,
+    /// `services.control SERVICE...|*`: start, stop, suspend, resume and
+    /// inspect these services; [`ALL_SERVICES`] = all, plus the server-wide calls.
+    ServicesControl { services: Vec<String> },
     /// `hook SERVICE...`: `Rumble.setHook` on these services (e.g. smtp pop3 imap4).
     Hook { services: Vec<String> },
     /// `dns`: DNS lookups.
@@ -87,6 +90,9 @@ pub enum Capability {
 
 /// The domain list that means every domain.
 pub const ALL_DOMAINS: &str = "*";
+
+/// The service list that means every service.
+pub const ALL_SERVICES: &str = "*";
 
 /// Why a capability could not be parsed. The config loader turns `Unknown` into a
 /// warning (default deny stays in force) and `Invalid` into an error.
@@ -143,18 +149,20 @@ pub fn try_parse_capability(
             ports: ports(args)?,
         },
         "mailman.read" => Capability::MailmanRead {
-            domains: domain_scope(&lname, args)?,
+            domains: scope(&lname, args, "domains")?,
         },
         "mailman.write" => Capability::MailmanWrite {
-            domains: domain_scope(&lname, args)?,
+            domains: scope(&lname, args, "domains")?,
         },
-        "services.control" => no_args(&lname, args, Capability::ServicesControl)?,
+        "services.control" => Capability::ServicesControl {
+            services: scope(&lname, args, "services")?,
+        },
         "hook" => Capability::Hook {
             services: at_least_one(&lname, "service name", lower(args))?,
         },
         "dns" => no_args(&lname, args, Capability::Dns)?,
         "sendmail" => Capability::SendMail {
-            domains: domain_scope(&lname, args)?,
+            domains: scope(&lname, args, "domains")?,
         },
         "tenant" => Capability::Tenant {
             domains: tenant_domains(args)?,
@@ -187,20 +195,21 @@ fn at_least_one<T>(name: &str, what: &str, items: Vec<T>) -> Result<Vec<T>, Capa
     Ok(items)
 }
 
-/// The domains of a domain-scoped capability: named ones, or `*` alone.
-fn domain_scope(name: &str, args: &[&str]) -> Result<Vec<String>, CapabilityError> {
-    let domains = lower(args);
-    if domains.is_empty() {
+/// What a scoped capability covers (`what`: "domains" or "services"): named
+/// ones, or `*` alone. Never empty, so leaving the list out grants nothing.
+fn scope(name: &str, args: &[&str], what: &str) -> Result<Vec<String>, CapabilityError> {
+    let items = lower(args);
+    if items.is_empty() {
         return Err(CapabilityError::Invalid(format!(
-            "{name} needs the domains it covers; write \"{name} *\" for all domains"
+            "{name} needs the {what} it covers; write \"{name} *\" for all {what}"
         )));
     }
-    if domains.len() > 1 && domains.iter().any(|d| d == ALL_DOMAINS) {
+    if items.len() > 1 && items.iter().any(|i| i == "*") {
         return Err(CapabilityError::Invalid(format!(
-            "{name}: \"*\" already means all domains; write it alone"
+            "{name}: \"*\" already means all {what}; write it alone"
         )));
     }
-    Ok(domains)
+    Ok(items)
 }
 
 /// A tenant owns named domains; "all domains" is no tenant at all.
@@ -246,7 +255,7 @@ impl Capability {
             Capability::Listen { .. } => "listen",
             Capability::MailmanRead { .. } => "mailman.read",
             Capability::MailmanWrite { .. } => "mailman.write",
-            Capability::ServicesControl => "services.control",
+            Capability::ServicesControl { .. } => "services.control",
             Capability::Hook { .. } => "hook",
             Capability::Dns => "dns",
             Capability::SendMail { .. } => "sendmail",
@@ -266,8 +275,8 @@ impl Capability {
             | Capability::MailmanWrite { domains }
             | Capability::SendMail { domains }
             | Capability::Tenant { domains } => domains.clone(),
-            Capability::Hook { services } => services.clone(),
-            Capability::LogRead | Capability::ServicesControl | Capability::Dns => Vec::new(),
+            Capability::Hook { services } | Capability::ServicesControl { services } => services.clone(),
+            Capability::LogRead | Capability::Dns => Vec::new(),
         }
     }
 }
@@ -421,9 +430,23 @@ impl GrantSet {
         self.caps.contains(&Capability::Dns)
     }
 
-    /// Service start/stop/suspend/resume.
-    pub fn allows_services_control(&self) -> bool {
-        self.caps.contains(&Capability::ServicesControl)
+    /// `Rumble.startService` and the other calls on one named `service`.
+    pub fn allows_services_control(&self, service: &str) -> bool {
+        self.controlled_services()
+            .any(|s| s == ALL_SERVICES || s.eq_ignore_ascii_case(service))
+    }
+
+    /// `services.control *`: every service, and the server-wide calls
+    /// (listModules reveals every script's grants; reloadConfiguration changes the server).
+    pub fn allows_all_services(&self) -> bool {
+        self.controlled_services().any(|s| s == ALL_SERVICES)
+    }
+
+    fn controlled_services(&self) -> impl Iterator<Item = &String> {
+        self.caps.iter().flat_map(|c| match c {
+            Capability::ServicesControl { services } => services.as_slice(),
+            _ => &[],
+        })
     }
 
     /// `Mailman.sendMail` from a sender of `domain`, within the tenant's domains.
@@ -517,7 +540,13 @@ mod tests {
                 "mailman.write *",
                 Capability::MailmanWrite { domains: s(&["*"]) },
             ),
-            ("services.control", Capability::ServicesControl),
+            (
+                "services.control SMTP ctl:2580",
+                Capability::ServicesControl {
+                    services: s(&["smtp", "ctl:2580"]),
+                },
+            ),
+            ("services.control *", Capability::ServicesControl { services: s(&["*"]) }),
             (
                 "hook SMTP pop3 imap4",
                 Capability::Hook {
@@ -586,10 +615,6 @@ mod tests {
             cap("dns 8.8.8.8"),
             Err("dns takes no arguments, got \"8.8.8.8\"".into())
         );
-        assert_eq!(
-            cap("services.control smtp pop3"),
-            Err("services.control takes no arguments, got \"smtp pop3\"".into())
-        );
         assert_eq!(cap(""), Err("missing capability name".into()));
     }
 
@@ -624,7 +649,8 @@ mod tests {
             "mailman.read *",
             "mailman.write example.com",
             "tenant a.org b.org",
-            "services.control",
+            "services.control smtp pop3",
+            "services.control *",
             "hook smtp imap4",
             "dns",
             "sendmail a.org b.org",
@@ -650,7 +676,8 @@ mod tests {
         assert!(!g.allows_mailman_write("a.org"));
         assert!(!g.allows_hook("smtp"));
         assert!(!g.allows_dns());
-        assert!(!g.allows_services_control());
+        assert!(!g.allows_services_control("smtp"));
+        assert!(!g.allows_all_services());
         assert!(!g.allows_sendmail("a.org"));
     }
 
@@ -685,7 +712,6 @@ mod tests {
             "listen 2580",
             "hook smtp",
             "dns",
-            "services.control",
         ]);
         assert!(g.allows_log_read());
         assert!(g.allows_listen(2580));
@@ -693,7 +719,30 @@ mod tests {
         assert!(g.allows_hook("SMTP"));
         assert!(!g.allows_hook("pop3"));
         assert!(g.allows_dns());
-        assert!(g.allows_services_control());
+    }
+
+    #[test]
+    fn services_control_covers_the_named_services() {
+        let g = set(&["services.control smtp", "services.control Ctl:2580"]);
+        assert!(g.allows_services_control("SMTP") && g.allows_services_control("ctl:2580"));
+        assert!(!g.allows_services_control("pop3") && !g.allows_services_control("*"));
+        assert!(!g.allows_all_services());
+        let all = set(&["services.control *"]);
+        assert!(all.allows_services_control("anything") && all.allows_all_services());
+    }
+
+    #[test]
+    fn all_services_must_be_written_as_a_star() {
+        assert_eq!(
+            cap("services.control"),
+            Err("services.control needs the services it covers; \
+                 write \"services.control *\" for all services"
+                .into())
+        );
+        assert_eq!(
+            cap("services.control smtp *"),
+            Err("services.control: \"*\" already means all services; write it alone".into())
+        );
     }
 
     #[test]

@@ -15,8 +15,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::grants::{CapabilityError, GrantSet, try_parse_capability};
+use super::grants::{ALL_SERVICES, CapabilityError, GrantSet, try_parse_capability};
 use super::parse::{ConfigError, Entry, ErrorKind, RawConfig};
+use crate::hooks::Protocol;
 
 /// A non-fatal problem in the config. Displays as `file:line: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1133,6 +1134,7 @@ fn scripts(
         specs.push(spec);
     }
     apply_grants(r, &mut specs, warnings)?;
+    warnings.extend(unknown_services(r.raw, &specs));
     apply_limits(r, &mut specs, warnings)?;
     Ok(specs)
 }
@@ -1231,6 +1233,40 @@ fn apply_grants(
         }
     }
     Ok(())
+}
+
+/// `services.control` names no service will carry: a typo, or a script's
+/// service (`NAME:PORT`) it may not create. A warning: the grant opens
+/// calls but starts nothing, so a server that ran fine keeps running.
+fn unknown_services(raw: &RawConfig, specs: &[ScriptSpec]) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    for e in raw.get_all("Grant") {
+        let words: Vec<&str> = e.value.split_whitespace().collect();
+        let [script, cap, services @ ..] = words.as_slice() else { continue };
+        if !cap.eq_ignore_ascii_case("services.control") {
+            continue;
+        }
+        for service in services.iter().filter(|s| !service_may_exist(specs, s)) {
+            let msg = format!(
+                "services.control for script \"{script}\": no service will be named \"{service}\" \
+                 (known: {}, or a script's NAME:PORT with \"listen PORT\" granted)",
+                Protocol::SERVICES
+            );
+            warnings.push(warning(raw, e.line, msg));
+        }
+    }
+    warnings
+}
+
+/// A protocol service, or a loaded script's `NAME:PORT` (what `Rumble.createService` names it).
+fn service_may_exist(specs: &[ScriptSpec], service: &str) -> bool {
+    let service = service.to_ascii_lowercase();
+    if service == ALL_SERVICES || Protocol::of_service(&service).is_some() {
+        return true;
+    }
+    let Some((name, port)) = service.rsplit_once(':') else { return false };
+    let port = port.parse::<u16>().unwrap_or(0);
+    specs.iter().any(|s| s.name.eq_ignore_ascii_case(name) && s.grants.allows_listen(port))
 }
 
 fn unknown_script(raw: &RawConfig, line: usize, directive: &str, script: &str) -> Warning {
@@ -2136,7 +2172,7 @@ Grant admin files.write out
 Grant admin listen 2580 2581
 Grant admin mailman.read *
 Grant admin mailman.write Example.org
-Grant admin services.control
+Grant admin services.control smtp admin:2580
 Grant admin hook smtp imap4
 Grant admin dns
 Grant admin sendmail *
@@ -2167,7 +2203,9 @@ Grant plugins/greylist/greylist.lua hook smtp
                 Capability::MailmanWrite {
                     domains: strs(&["example.org"])
                 },
-                Capability::ServicesControl,
+                Capability::ServicesControl {
+                    services: strs(&["smtp", "admin:2580"])
+                },
                 Capability::Hook {
                     services: strs(&["smtp", "imap4"])
                 },
@@ -2220,6 +2258,31 @@ Grant plugins/greylist/greylist.lua hook smtp
             bad("Grant ghost listen 0"),
             format!("{FILE}:3: Grant: listen: \"0\" is not a port number 1-65535")
         );
+        assert_eq!(
+            bad("Grant admin services.control"),
+            format!(
+                "{FILE}:3: Grant: services.control needs the services it covers; \
+                 write \"services.control *\" for all services"
+            )
+        );
+    }
+
+    #[test]
+    fn services_control_warns_of_services_nothing_creates() {
+        let (s, w) = ok(&format!(
+            "{SCRIPTS}Grant admin listen 2580\n\
+             Grant admin services.control smtp mailman Admin:2580 smpt admin:2581 greylist:2580\n"
+        ));
+        let unknown = |name: &str| {
+            format!(
+                "{FILE}:4: services.control for script \"admin\": no service will be named \"{name}\" \
+                 (known: {}, or a script's NAME:PORT with \"listen PORT\" granted)",
+                Protocol::SERVICES
+            )
+        };
+        assert_eq!(w, vec![unknown("smpt"), unknown("admin:2581"), unknown("greylist:2580")]);
+        // Only a warning: the grant stands.
+        assert!(s.script("admin").is_some_and(|a| a.grants.allows_services_control("smpt")));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The `control` WIT interface (see `wit/control.wit`): `Rumble.*` service
-//! control and status. Every call needs `services.control`: stopping a
-//! service is operator power, and the status calls show every service's
-//! traffic and every script's grants.
+//! control and status. A call on one service needs `services.control` naming
+//! it (or `*`): stopping a service is operator power. listModules and
+//! reloadConfiguration need `services.control *`: they show every script's
+//! grants and change the whole server.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -13,21 +14,36 @@ use super::bindings::HostError;
 use super::bindings::rumble::plugin::control::{self, Action, ModuleInfo, ServiceStatus, TrafficHour};
 use super::host::HostState;
 use super::script::ServerEnv;
+use crate::config::grants::{ALL_SERVICES, GrantSet};
 use crate::config::{RawConfig, Settings, settings::directive_name};
 use crate::services::{Service, ServiceError, ServiceManager};
 
 impl HostState {
-    fn check_control(&self) -> Result<(), HostError> {
-        if self.info.spec.grants.allows_services_control() {
+    /// Ok when the script may control `service`; else the logged denial.
+    /// Asked before the service is looked up, so a script cannot learn which
+    /// services exist beyond those it was granted.
+    fn check_service(&self, service: &str) -> Result<(), HostError> {
+        let service = service.to_ascii_lowercase();
+        if self.info.spec.grants.allows_services_control(&service) {
             return Ok(());
         }
-        self.log.denial("services.control");
-        Err(HostError::Denied("services.control".into()))
+        Err(self.deny(format!("services.control {service}")))
+    }
+
+    /// The server-wide calls need `services.control *`.
+    fn check_all_services(&self) -> Result<(), HostError> {
+        if self.info.spec.grants.allows_all_services() {
+            return Ok(());
+        }
+        Err(self.deny(format!("services.control {ALL_SERVICES}")))
     }
 }
 
-fn unknown_service(services: &ServiceManager, name: &str) -> HostError {
-    HostError::NotFound(format!("no service named \"{name}\" (known: {})", services.names().join(", ")))
+/// Lists only the services the script may control: the others are none of its business.
+fn unknown_service(services: &ServiceManager, name: &str, grants: &GrantSet) -> HostError {
+    let mut known = services.names();
+    known.retain(|n| grants.allows_services_control(n));
+    HostError::NotFound(format!("no service named \"{name}\" (known: {})", known.join(", ")))
 }
 
 fn apply(services: &ServiceManager, name: &str, action: Action) -> Result<(), ServiceError> {
@@ -154,7 +170,7 @@ fn exec_dir() -> PathBuf {
 
 impl control::Host for HostState {
     async fn control_service(&mut self, name: String, action: Action) -> Result<Result<(), HostError>> {
-        if let Err(e) = self.check_control() {
+        if let Err(e) = self.check_service(&name) {
             return Ok(Err(e));
         }
         let services = &self.info.env.services;
@@ -163,14 +179,14 @@ impl control::Host for HostState {
                 tracing::info!(target: "svc", "script \"{}\": {action:?} service {name}", self.info.spec.name);
                 Ok(())
             }
-            Err(ServiceError::Unknown(_)) => Err(unknown_service(services, &name)),
+            Err(ServiceError::Unknown(_)) => Err(unknown_service(services, &name, &self.info.spec.grants)),
             Err(e) => Err(HostError::Failed(e.to_string())),
         };
         Ok(result)
     }
 
     async fn service_info(&mut self, name: String) -> Result<Result<Option<ServiceStatus>, HostError>> {
-        if let Err(e) = self.check_control() {
+        if let Err(e) = self.check_service(&name) {
             return Ok(Err(e));
         }
         let env = &self.info.env;
@@ -178,7 +194,7 @@ impl control::Host for HostState {
     }
 
     async fn traffic_info(&mut self, name: String) -> Result<Result<Option<Vec<TrafficHour>>, HostError>> {
-        if let Err(e) = self.check_control() {
+        if let Err(e) = self.check_service(&name) {
             return Ok(Err(e));
         }
         let hours = self.info.env.services.find(&name).map(|s| {
@@ -192,7 +208,7 @@ impl control::Host for HostState {
     }
 
     async fn list_modules(&mut self) -> Result<Result<Vec<ModuleInfo>, HostError>> {
-        if let Err(e) = self.check_control() {
+        if let Err(e) = self.check_all_services() {
             return Ok(Err(e));
         }
         let scripts = self.info.env.scripts.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -200,7 +216,7 @@ impl control::Host for HostState {
     }
 
     async fn reload_configuration(&mut self) -> Result<Result<Vec<String>, HostError>> {
-        if let Err(e) = self.check_control() {
+        if let Err(e) = self.check_all_services() {
             return Ok(Err(e));
         }
         let env = self.info.env.clone();
