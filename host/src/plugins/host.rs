@@ -2,7 +2,7 @@
 //! imports. Each import that needs a grant checks it first thing and answers
 //! `denied` naming the capability; every denial is logged with the script.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,9 @@ pub struct Budget {
     pub exhausted: bool,
     /// The script's share across all its calls; every segment is charged to it.
     share: Arc<CpuShare>,
+    /// Set at the call's first epoch tick: it has run a whole tick, so a
+    /// call started on a protocol worker moves to the guest threads.
+    pub ticked: Arc<AtomicBool>,
 }
 
 fn clock_base() -> Instant {
@@ -72,6 +75,7 @@ impl Budget {
             running_since: Arc::new(AtomicU64::new(now_ns())),
             exhausted: false,
             share,
+            ticked: Arc::default(),
         }
     }
 
@@ -79,6 +83,7 @@ impl Budget {
         self.limit = limit;
         self.used = Duration::ZERO;
         self.exhausted = false;
+        self.ticked.store(false, Ordering::Relaxed);
         self.resume();
     }
 
@@ -99,6 +104,7 @@ impl Budget {
     /// Called at each epoch tick while the guest runs: stop it if it used up
     /// its budget, else let other tasks run and start a new segment after.
     pub fn on_tick(&mut self) -> Result<UpdateDeadline> {
+        self.ticked.store(true, Ordering::Relaxed);
         self.pause();
         if self.used > self.limit {
             self.exhausted = true;

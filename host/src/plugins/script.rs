@@ -283,13 +283,14 @@ impl Script {
     /// Run hook handler `handler` at the point `call`; its verdict and what
     /// it sent. Waits at most the script's `hook-wait` for an instance.
     ///
-    /// With a free instance at hand the call starts on the calling task and
-    /// stays there if it finishes within its first slice: until it waits
-    /// (a host call that blocks, the scheduler) or the first epoch tick, so
-    /// at most one [`super::engine::TICK`] of CPU. Most hooks do, and skip
-    /// the two thread hops to the guest threads and back that otherwise cost
-    /// more than the hook. A call that waits moves to the guest threads,
-    /// so a hook never holds a protocol worker longer than one tick.
+    /// With a free instance at hand the call runs on the calling task (the
+    /// protocol session's) until it finishes or runs a whole epoch tick;
+    /// waits in host calls (store, DNS, the client) are plain awaits there.
+    /// Most hooks finish so, and skip the thread hops to the guest threads
+    /// and back that otherwise cost more than the hook. A call that runs a
+    /// tick moves to the guest threads (low priority, the CPU share), so a
+    /// hook never holds a protocol worker for more than one
+    /// [`super::engine::TICK`] of CPU.
     pub(super) async fn run_hook(
         &self,
         handler: u32,
@@ -300,11 +301,16 @@ impl Script {
         let me = self.upgrade()?;
         let input = super::hooks::HookInput::new(call, me.info.spec.limits.body_limit, may_add_headers, link.clone());
         let ready = me.permits.clone().try_acquire_owned().ok().and_then(|p| Some((p, me.take_idle()?)));
-        let inline = ready.is_some();
+        let ticked = ready.as_ref().map(|(_, inst)| inst.store.data().budget.ticked.clone());
         let mut work = Box::pin(hook_call(me, handler, input, link, ready));
-        if inline {
-            let first = std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await;
-            if let std::task::Poll::Ready(result) = first {
+        if let Some(ticked) = ticked {
+            use std::task::Poll;
+            let here = std::future::poll_fn(|cx| match work.as_mut().poll(cx) {
+                Poll::Ready(result) => Poll::Ready(Some(result)),
+                Poll::Pending if ticked.load(Ordering::Relaxed) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            });
+            if let Some(result) = here.await {
                 return result;
             }
         }

@@ -37,19 +37,49 @@ pub(super) struct SpoolFile {
     file: tokio::fs::File,
     storage: PathBuf,
     kept: bool,
+    /// Bytes written so far.
+    size: u64,
 }
 
 impl SpoolFile {
     async fn create(storage: &Path, header: &[u8]) -> std::io::Result<SpoolFile> {
         let dir = storage.to_path_buf();
         let (fid, file) = tokio::task::spawn_blocking(move || spool::create_spool(&dir)).await??;
-        let mut spool = SpoolFile { fid, file: tokio::fs::File::from_std(file), storage: storage.to_path_buf(), kept: false };
+        let mut spool = SpoolFile { fid, file: tokio::fs::File::from_std(file), storage: storage.to_path_buf(), kept: false, size: 0 };
         spool.write(header).await?;
         Ok(spool)
     }
 
     async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        if bytes.is_empty() { Ok(()) } else { self.file.write_all(bytes).await }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(bytes).await?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// A new spool file with `top` in front of this one's content, made in
+    /// one blocking step (file by file through tokio's pool, a small
+    /// message cost more thread hops than the hook that asked for it).
+    async fn with_prefix(mut self, top: Vec<u8>) -> std::io::Result<SpoolFile> {
+        self.file.flush().await?;
+        let (dir, old) = (self.storage.clone(), spool::spool_path(&self.storage, &self.fid));
+        let size = self.size + top.len() as u64;
+        let (fid, file) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            let (fid, mut file) = spool::create_spool(&dir)?;
+            let copied = (|| {
+                std::io::Write::write_all(&mut file, &top)?;
+                std::io::copy(&mut std::fs::File::open(&old)?, &mut file).map(drop)
+            })();
+            if let Err(e) = copied {
+                spool::remove_spool(&dir, &fid);
+                return Err(e);
+            }
+            Ok((fid, file))
+        })
+        .await??;
+        Ok(SpoolFile { fid, file: tokio::fs::File::from_std(file), storage: self.storage.clone(), kept: false, size })
     }
 
     /// fsync the file and its folder entry; the file then outlives `self`
@@ -257,7 +287,7 @@ impl Session {
     async fn message_hooks(&mut self, mut spool: SpoolFile, tx: &Transaction) -> std::io::Result<MessageVerdict> {
         spool.file.flush().await?;
         let path = spool::spool_path(&spool.storage, &spool.fid);
-        let size = spool.file.metadata().await?.len();
+        let size = spool.size;
         let facts = Arc::new(MessageFacts { path, size, ..MessageFacts::default() });
         let Some(outcome) = self.hook_message(facts.clone(), tx).await else {
             return Ok(MessageVerdict::Store(spool, None, Vec::new()));
@@ -285,9 +315,7 @@ impl Session {
         for (name, value) in added {
             top.push_str(&format!("{name}: {value}\r\n"));
         }
-        let mut copy = SpoolFile::create(&self.ctx.storage, top.as_bytes()).await?;
-        let mut old = tokio::fs::File::open(spool::spool_path(&spool.storage, &spool.fid)).await?;
-        tokio::io::copy(&mut old, &mut copy.file).await?;
+        let copy = spool.with_prefix(top.into_bytes()).await?;
         Ok(MessageVerdict::Store(copy, reply, decided))
     }
 
