@@ -5,6 +5,7 @@ LoadScript NAME), reloadConfiguration, bad arguments and the
 `services.control SERVICE...|*` grant."""
 
 import re
+import smtplib
 import socket
 import time
 
@@ -241,6 +242,23 @@ def test_reload_configuration_applies_max_connections_per_ip_and_reports_the_res
         assert nil is None
         assert "rumble.conf:" in message and "MaxConnectionsPerIP" in message and "lots" in message
     assert banner(setup.ports["smtp"]).startswith("220 before.test")
+
+
+def test_reload_configuration_applies_protocol_settings_to_new_sessions(setup):
+    port = setup.ports["smtp"]
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as old:
+        old.ehlo()
+        assert old.esmtp_features["size"] != "2000"
+        setup.rewrite("MessageSizeLimit 2000\n")
+        with setup.ctl() as r:
+            assert r.call("return Rumble.reloadConfiguration()") == [
+                True, ["MessageSizeLimit applied to sessions that start from now on"]]
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as new:
+            new.ehlo()
+            assert new.esmtp_features["size"] == "2000"
+            assert new.mail("a@example.net", ["SIZE=3000"])[0] == 552
+        # A session that started before the reload keeps what it started with.
+        assert old.mail("a@example.net", ["SIZE=3000"])[0] == 250
 
 
 SERVICE_CALLS = ("startService", "stopService", "suspendService", "resumeService", "serviceInfo", "trafficInfo")

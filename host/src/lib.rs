@@ -7,6 +7,7 @@ pub mod config;
 pub mod hooks;
 pub mod imap;
 pub mod lineio;
+pub mod live;
 pub mod log;
 pub mod mailman;
 pub mod login;

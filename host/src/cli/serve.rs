@@ -12,6 +12,7 @@ use crate::config::{self, Loaded, Settings};
 use crate::mailman::{Mailman, MailmanConfig};
 use crate::plugins::folders::{self, Secret};
 use crate::plugins::{Runtime, Script, ScriptInfo, ServerEnv};
+use crate::live::Live;
 use crate::services::ServiceManager;
 use crate::imap::{self, ImapContext};
 use crate::pop3::{self, Pop3Context};
@@ -72,9 +73,9 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     // The store's: scripts queue through the store too (Mailman.sendMail).
     let queued = store.queue_notifier();
     let tls = load_tls(settings)?;
-    start_smtp(settings, &store, &services, tls.clone(), queued.clone(), env.hooks.clone()).await?;
-    start_pop3(settings, &store, &services, tls.clone(), env.hooks.clone()).await?;
-    start_imap(settings, &store, &services, tls.clone(), env.hooks.clone()).await?;
+    start_smtp(settings, &store, &services, tls.clone(), queued.clone(), &env).await?;
+    start_pop3(settings, &store, &services, tls.clone(), &env).await?;
+    start_imap(settings, &store, &services, tls.clone(), &env).await?;
     let mailman = MailmanConfig {
         server_name: settings.server_name.clone(),
         storage: settings.storage_folder.clone(),
@@ -200,9 +201,9 @@ async fn start_smtp(
     services: &ServiceManager,
     tls: Option<Arc<rustls::ServerConfig>>,
     queued: Arc<Notify>,
-    hooks: Arc<crate::plugins::HookRegistry>,
+    env: &ServerEnv,
 ) -> Result<()> {
-    let ctx = Arc::new(SmtpContext {
+    let ctx = Live::new(SmtpContext {
         server_name: s.server_name.clone(),
         max_size: s.message_size_limit,
         enforce_fqdn: s.enforce_fqdn,
@@ -219,8 +220,9 @@ async fn start_smtp(
         enforce_sender_login: s.enforce_sender_login,
         queued,
         max_per_ip: s.max_connections_per_ip,
-        hooks,
+        hooks: env.hooks.clone(),
     });
+    let _ = env.live.smtp.set(ctx.clone());
     let listeners = [("smtp", &s.smtp, smtp::MX), ("submission", &s.submission, smtp::SUBMISSION), ("smtps", &s.smtps, smtp::SMTPS)];
     for (name, listener, kind) in listeners {
         if listener.enabled {
@@ -238,9 +240,9 @@ async fn start_pop3(
     store: &Store,
     services: &ServiceManager,
     tls: Option<Arc<rustls::ServerConfig>>,
-    hooks: Arc<crate::plugins::HookRegistry>,
+    env: &ServerEnv,
 ) -> Result<()> {
-    let ctx = Arc::new(Pop3Context {
+    let ctx = Live::new(Pop3Context {
         server_name: s.server_name.clone(),
         store: store.clone(),
         tls,
@@ -248,8 +250,9 @@ async fn start_pop3(
         timeout: s.pop3_timeout,
         pre_login_timeout: s.pre_login_timeout.min(s.pop3_timeout),
         max_per_ip: s.max_connections_per_ip,
-        hooks,
+        hooks: env.hooks.clone(),
     });
+    let _ = env.live.pop3.set(ctx.clone());
     for (name, listener, implicit) in [("pop3", &s.pop3, false), ("pop3s", &s.pop3s, true)] {
         if listener.enabled {
             pop3::start(ctx.clone(), services, name, listener.port, implicit, s.max_pop3_sessions)
@@ -266,9 +269,9 @@ async fn start_imap(
     store: &Store,
     services: &ServiceManager,
     tls: Option<Arc<rustls::ServerConfig>>,
-    hooks: Arc<crate::plugins::HookRegistry>,
+    env: &ServerEnv,
 ) -> Result<()> {
-    let ctx = Arc::new(ImapContext {
+    let ctx = Live::new(ImapContext {
         server_name: s.server_name.clone(),
         store: store.clone(),
         tls,
@@ -276,10 +279,11 @@ async fn start_imap(
         timeout: s.imap_timeout,
         pre_login_timeout: s.pre_login_timeout.min(s.imap_timeout),
         max_message: s.message_size_limit,
-        cache: imap::MessageCache::new(64 * 1024 * 1024),
+        cache: Arc::new(imap::MessageCache::new(64 * 1024 * 1024)),
         max_per_ip: s.max_connections_per_ip,
-        hooks,
+        hooks: env.hooks.clone(),
     });
+    let _ = env.live.imap.set(ctx.clone());
     for (name, listener, implicit) in [("imap4", &s.imap4, false), ("imaps", &s.imaps, true)] {
         if listener.enabled {
             imap::start(ctx.clone(), services, name, listener.port, implicit, s.max_imap_sessions)

@@ -29,13 +29,14 @@ use crate::stream;
 /// Start an IMAP listener on `port` as the service `name`, serving at most
 /// `max_sessions` at once (`MaxIMAPSessions`).
 pub async fn start(
-    ctx: Arc<ImapContext>,
+    live: Arc<crate::live::Live<ImapContext>>,
     services: &ServiceManager,
     name: &str,
     port: u16,
     implicit_tls: bool,
     max_sessions: u32,
 ) -> std::io::Result<Arc<Service>> {
+    let ctx = live.get();
     let opening = stream::Opening {
         tls: ctx.tls.clone(),
         implicit_tls,
@@ -47,7 +48,7 @@ pub async fn start(
     let when_full = opening.when_full();
     let service: Arc<str> = name.into();
     let handler = stream::protocol_handler(opening, move |stream, peer, secure, _stats| {
-        Session::new(stream, peer, ctx.clone(), (service.clone(), port), secure).run()
+        Session::new(stream, peer, live.get(), (service.clone(), port), secure).run()
     })?;
     services.start_service(name.into(), port, max_sessions, None, handler, when_full).await
 }

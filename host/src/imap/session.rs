@@ -23,6 +23,7 @@ use crate::store::Store;
 use crate::store::accounts::Account;
 use crate::stream::{self, BoxStream};
 
+#[derive(Clone)]
 pub struct ImapContext {
     pub server_name: String,
     pub store: Store,
@@ -35,7 +36,7 @@ pub struct ImapContext {
     /// Largest APPEND literal (`MessageSizeLimit`, 0 = none).
     pub max_message: u64,
     /// Letter bytes and what FETCH/SEARCH derive from them, for all sessions.
-    pub cache: super::MessageCache,
+    pub cache: Arc<super::MessageCache>,
     /// `MaxConnectionsPerIP` (0 = no limit).
     pub max_per_ip: u32,
     /// Where the hook points go (scripts' `Rumble.setHook`).

@@ -117,8 +117,10 @@ fn module_info(script: &super::Script) -> ModuleInfo {
 static LAST_RELOAD: Mutex<Option<Arc<RawConfig>>> = Mutex::new(None);
 
 /// `Rumble.reloadConfiguration()`: read rumble.conf again; on an error
-/// change nothing. Applied live: `MaxConnectionsPerIP` for script services.
-/// Every other changed directive is logged as needing a restart.
+/// change nothing. Applied live: `MaxConnectionsPerIP` for script services,
+/// and the protocol settings of `live::LIVE_KEYS` for sessions that start
+/// after the reload. Every other changed directive is logged as needing a
+/// restart.
 fn reload(env: &ServerEnv, by: &str) -> Result<Vec<String>, HostError> {
     let path = env
         .config_path
@@ -129,7 +131,7 @@ fn reload(env: &ServerEnv, by: &str) -> Result<Vec<String>, HostError> {
     let before = last.clone().or_else(|| env.config.clone());
     let notes = changes(before.as_deref(), &loaded.raw)
         .into_iter()
-        .map(|key| apply_change(&env.services, &key, &loaded.settings))
+        .map(|key| apply_change(env, &key, &loaded.settings))
         .collect::<Vec<_>>();
     for note in &notes {
         tracing::warn!(target: "core", "reloadConfiguration (script \"{by}\"): {note}");
@@ -154,11 +156,14 @@ fn changes(before: Option<&RawConfig>, after: &RawConfig) -> Vec<String> {
     keys
 }
 
-fn apply_change(services: &ServiceManager, key: &str, settings: &Settings) -> String {
+fn apply_change(env: &ServerEnv, key: &str, settings: &Settings) -> String {
     let name = directive_name(key).unwrap_or(key);
     if key == "maxconnectionsperip" {
-        services.set_max_per_ip(settings.max_connections_per_ip);
+        env.services.set_max_per_ip(settings.max_connections_per_ip);
         return format!("{name} {} applied to script services (protocol listeners need a restart)", settings.max_connections_per_ip);
+    }
+    if env.live.apply(key, settings) {
+        return format!("{name} applied to sessions that start from now on");
     }
     format!("{name} changed; it takes effect at the next restart")
 }

@@ -65,6 +65,8 @@ pub struct ServerEnv {
     pub hooks: Arc<super::HookRegistry>,
     /// `print` to the terminal (`rumble script run`) instead of the log.
     pub print_to_stdout: bool,
+    /// The protocols' contexts, for `Rumble.reloadConfiguration`.
+    pub live: Arc<crate::live::LiveContexts>,
 }
 
 impl ServerEnv {
@@ -82,6 +84,7 @@ impl ServerEnv {
             scripts: Mutex::new(Vec::new()),
             hooks: super::HookRegistry::new(),
             print_to_stdout,
+            live: Arc::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::store::{Store, StoreError};
 use crate::hooks::{HookSink, Notes, When};
 use crate::stream::{self, BoxStream};
 
+#[derive(Clone)]
 pub struct Pop3Context {
     pub server_name: String,
     pub store: Store,

@@ -34,13 +34,14 @@ pub const SMTPS: Listener = Listener { port: Port::Submission, implicit_tls: tru
 /// Start a listener on `port` as the service `name`, serving at most
 /// `max_sessions` at once (`MaxSMTPSessions`).
 pub async fn start(
-    ctx: Arc<SmtpContext>,
+    live: Arc<crate::live::Live<SmtpContext>>,
     services: &ServiceManager,
     name: &str,
     port: u16,
     kind: Listener,
     max_sessions: u32,
 ) -> std::io::Result<Arc<Service>> {
+    let ctx = live.get();
     let opening = stream::Opening {
         tls: ctx.tls.clone(),
         implicit_tls: kind.implicit_tls,
@@ -52,7 +53,7 @@ pub async fn start(
     let when_full = opening.when_full();
     let service: Arc<str> = name.into();
     let handler = stream::protocol_handler(opening, move |stream, peer, secure, stats| {
-        Session::new(stream, peer, ctx.clone(), (service.clone(), port), kind.port, secure, stats).run()
+        Session::new(stream, peer, live.get(), (service.clone(), port), kind.port, secure, stats).run()
     })?;
     services.start_service(name.into(), port, max_sessions, None, handler, when_full).await
 }

@@ -30,6 +30,7 @@ use crate::store::{Store, StoreError, accounts};
 use crate::stream::{self, BoxStream};
 
 /// Server-wide settings every session reads.
+#[derive(Clone)]
 pub struct SmtpContext {
     pub server_name: String,
     /// `MessageSizeLimit` (0 = none).
