@@ -460,6 +460,9 @@ def main():
     ap.add_argument("--rumble", default=str(ROOT / "target" / "release" / "rumble"),
                     help="rumble binary (default: target/release/rumble; copied before the run)")
     ap.add_argument("--seconds", type=float, default=8.0, help="seconds of load per run (default 8)")
+    ap.add_argument("--warmup", type=float, default=4.0,
+                    help="seconds of unmeasured load on each server first (default 4): a fresh server's "
+                         "first seconds under load were 20-25%% slower, whichever binary")
     ap.add_argument("--clients", type=int, default=8, help="concurrent SMTP clients (default 8)")
     ap.add_argument("--rounds", type=int, default=2,
                     help="load rounds; each runs plain and hooks, alternating ABBA (default 2)")
@@ -498,6 +501,14 @@ def main():
             with smtplib.SMTP("127.0.0.1", srv.port, timeout=30) as s:
                 s.sendmail(SENDER, [RECIPIENT], msg)
             srv.drain(args.drain_timeout)
+
+        # Unmeasured load first: a fresh store is slower for its first
+        # seconds (it made the first measured run 20-25% slower).
+        if args.warmup > 0:
+            for srv in (plain, hooks):
+                print(f"warm-up load: {srv.name} ...", file=sys.stderr, flush=True)
+                load_run(srv, argparse.Namespace(**{**vars(args), "seconds": args.warmup}), msg)
+                srv.drain(args.drain_timeout)
 
         # 1. load, ABBA
         order = []
