@@ -409,7 +409,18 @@ return id, seen
     assert ("ann@example.org", "far@remote.test") in [(r[1], r[2]) for r in rows]
     # The local recipient is delivered at once (the mailman was woken).
     latest = wait_letters(rig.folder, "bob@b.test", before + 1, timeout=5)[-1]
-    assert (rig.folder / "storage" / f"{latest['fid']}.msg").read_bytes().endswith(b"Subject: out\r\n\r\nhi\r\n")
+    stored = (rig.folder / "storage" / f"{latest['fid']}.msg").read_bytes()
+    assert stored.endswith(b"Subject: out\r\n\r\nhi\r\n")
+    # What a submission server adds (RFC 6409 §8): trace, Date, Message-ID.
+    head = stored.split(b"\r\n\r\n", 1)[0].decode()
+    assert re.search(r"^Received: by \S+ \(Rumble, script admin\); ", head, re.M), head
+    assert re.search(r"^Date: \w{3}, \d{1,2} \w{3} \d{4} ", head, re.M), head
+    assert re.search(r"^Message-ID: <[a-z]{16}\.admin@[^>]+>\r?$", head, re.M), head
+    # A message with its own Date and Message-ID keeps them, alone.
+    own = "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <own@example.org>\r\nSubject: own\r\n\r\nhi\r\n"
+    stored = (rig.folder / "storage" / f"{send_to(rig, 'bob@b.test', own)['fid']}.msg").read_bytes()
+    head = stored.split(b"\r\n\r\n", 1)[0].decode()
+    assert head.count("Date:") == 1 and head.count("Message-ID:") == 1 and "<own@example.org>" in head, head
 
 
 def test_send_mail_bad_input(rig):

@@ -390,9 +390,28 @@ impl HostState {
         let store = self.store()?;
         let rcpts: Vec<String> = to.iter().map(Mailbox::to_string).collect();
         let count = rcpts.len();
+        let message = self.with_trace_fields(message);
         let fid = self.waiting(store.submit(&from.to_string(), rcpts, message, params)).await?;
         tracing::info!(target: "lua", "script \"{}\" queued {fid} from {from} for {count} recipient(s)", self.info.spec.name);
         Ok(fid)
+    }
+
+    /// What a submission server adds (RFC 6409 §8): a Received field naming
+    /// the script, and Date and Message-ID when the message has none.
+    fn with_trace_fields(&self, message: Vec<u8>) -> Vec<u8> {
+        let server = self.info.env.settings.as_ref().map_or("localhost", |s| s.server_name.as_str());
+        let script: String = self.info.spec.name.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+        let now = crate::smtp::rfc5322_now();
+        let mut top = format!("Received: by {server} (Rumble, script {script}); {now}\r\n");
+        if !has_field(&message, "date") {
+            top.push_str(&format!("Date: {now}\r\n"));
+        }
+        if !has_field(&message, "message-id") {
+            top.push_str(&format!("Message-ID: <{}.{script}@{server}>\r\n", crate::store::spool::new_fid()));
+        }
+        let mut out = top.into_bytes();
+        out.extend_from_slice(&message);
+        out
     }
 
     fn check_message(&self, message: &[u8]) -> Result<(), HostError> {
@@ -405,4 +424,13 @@ impl HostState {
         }
         Ok(())
     }
+}
+
+/// Whether the header section of `message` has a field `name` (lower-case).
+fn has_field(message: &[u8], name: &str) -> bool {
+    let head = crate::mailman::dsn::headers_of(message);
+    head.split(|&b| b == b'\n').any(|line| {
+        let line = String::from_utf8_lossy(line);
+        line.split_once(':').is_some_and(|(field, _)| !field.starts_with([' ', '\t']) && field.trim().eq_ignore_ascii_case(name))
+    })
 }

@@ -293,7 +293,7 @@ impl Script {
     /// and back that otherwise cost more than the hook. A call that runs a
     /// tick moves to the guest threads (low priority, the CPU share), so a
     /// hook never holds a protocol worker for more than one
-    /// [`super::engine::TICK`] of CPU.
+    /// [`super::engine::TICK`] of CPU; a script over its share starts there.
     pub(super) async fn run_hook(
         &self,
         handler: u32,
@@ -303,7 +303,11 @@ impl Script {
     ) -> Result<(crate::hooks::Verdict, Vec<u8>), ScriptError> {
         let me = self.upgrade()?;
         let input = super::hooks::HookInput::new(call, me.info.spec.limits.body_limit, may_add_headers, link.clone());
-        let ready = me.permits.clone().try_acquire_owned().ok().and_then(|p| Some((p, me.take_idle()?)));
+        // A script over its CPU share waits on the guest threads, not here.
+        let ready = match me.share.overdraft() {
+            Some(_) => None,
+            None => me.permits.clone().try_acquire_owned().ok().and_then(|p| Some((p, me.take_idle()?))),
+        };
         let ticked = ready.as_ref().map(|(_, inst)| inst.store.data().budget.ticked.clone());
         let mut work = Box::pin(hook_call(me, handler, input, link, ready));
         if let Some(ticked) = ticked {

@@ -14,6 +14,7 @@ mod session;
 use std::sync::Arc;
 
 pub use hooks::is_enhanced_code;
+pub(crate) use message::rfc5322_now;
 pub use session::{Port, Session, SmtpContext};
 
 use crate::services::{Service, ServiceManager};
