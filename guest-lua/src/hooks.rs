@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use mlua::{Function, Lua, MultiValue, Table, Value, Variadic};
 
 use crate::api::host_error;
-use crate::session::io_error_text;
+use crate::session::{Conversation, add_conversation};
 use crate::rumble::plugin::hooks::{
     self, CommandFacts, HookSession, Message, Note, Reply, SessionFacts, Verdict,
 };
@@ -172,6 +172,24 @@ fn with_message<R>(f: impl FnOnce(&Message) -> R) -> mlua::Result<R> {
     })
 }
 
+impl Conversation for HookSession {
+    fn with<R>(f: impl FnOnce(&Self) -> R) -> mlua::Result<R> {
+        with_session(f)
+    }
+    fn receive_line(&self) -> Result<Vec<u8>, crate::rumble::plugin::session::IoError> {
+        HookSession::receive_line(self)
+    }
+    fn receive_bytes(&self, max: u32) -> Result<Vec<u8>, crate::rumble::plugin::session::IoError> {
+        HookSession::receive_bytes(self, max)
+    }
+    fn lock(&self) -> bool {
+        HookSession::lock(self)
+    }
+    fn unlock(&self) {
+        HookSession::unlock(self)
+    }
+}
+
 fn install_session_methods(lua: &Lua) -> mlua::Result<()> {
     let methods = lua.create_table()?;
     methods.set(
@@ -202,35 +220,7 @@ fn install_session_methods(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     // receive, receivebytes and lock answer as in a createService handler.
-    methods.set(
-        "receive",
-        lua.create_function(|lua, _this: Value| {
-            Ok(match with_session(|s| s.receive_line())? {
-                Ok(line) => (lua.create_string(&line)?, line.len() as i64, None),
-                Err(e) => (lua.create_string("")?, 0, Some(io_error_text(e))),
-            })
-        })?,
-    )?;
-    methods.set(
-        "receivebytes",
-        lua.create_function(|lua, (_this, n): (Value, i64)| {
-            let max = n.clamp(0, u32::MAX as i64) as u32;
-            Ok(match with_session(|s| s.receive_bytes(max))? {
-                Ok(data) => (lua.create_string(&data)?, data.len() as i64, None),
-                Err(e) => (lua.create_string("")?, -1, Some(io_error_text(e))),
-            })
-        })?,
-    )?;
-    methods.set(
-        "lock",
-        lua.create_function(|_, _this: Value| {
-            Ok(match with_session(|s| s.lock())? {
-                true => (true, None),
-                false => (false, Some("timeout")),
-            })
-        })?,
-    )?;
-    methods.set("unlock", lua.create_function(|_, _this: Value| with_session(|s| s.unlock()))?)?;
+    add_conversation::<HookSession>(lua, &methods)?;
     let meta = lua.create_table()?;
     meta.set("__index", methods)?;
     lua.set_named_registry_value(HOOK_METHODS, meta)

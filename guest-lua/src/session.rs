@@ -15,7 +15,7 @@ thread_local! {
 
 pub(crate) const METHODS: &str = "rumble.session.methods";
 
-pub(crate) fn io_error_text(e: IoError) -> &'static str {
+fn io_error_text(e: IoError) -> &'static str {
     match e {
         IoError::Closed => "closed",
         IoError::Timeout => "timeout",
@@ -41,43 +41,76 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
             Ok(with_connection(|c| c.send(&data))?.is_ok())
         })?,
     )?;
-    // session:receive() -> line, length; on timeout or disconnect "", 0 and
-    // the reason, so Rumble-era loops that stop on "" still stop.
+    add_conversation::<Connection>(lua, &methods)?;
+    let meta = lua.create_table()?;
+    meta.set("__index", methods)?;
+    lua.set_named_registry_value(METHODS, meta)
+}
+
+/// What `receive`, `receivebytes`, `lock` and `unlock` call: a script
+/// service's connection or a hook's session.
+pub(crate) trait Conversation: Sized + 'static {
+    /// Run `f` on the current one (an error once its call has returned).
+    fn with<R>(f: impl FnOnce(&Self) -> R) -> mlua::Result<R>;
+    fn receive_line(&self) -> Result<Vec<u8>, IoError>;
+    fn receive_bytes(&self, max: u32) -> Result<Vec<u8>, IoError>;
+    fn lock(&self) -> bool;
+    fn unlock(&self);
+}
+
+impl Conversation for Connection {
+    fn with<R>(f: impl FnOnce(&Self) -> R) -> mlua::Result<R> {
+        with_connection(f)
+    }
+    fn receive_line(&self) -> Result<Vec<u8>, IoError> {
+        Connection::receive_line(self)
+    }
+    fn receive_bytes(&self, max: u32) -> Result<Vec<u8>, IoError> {
+        Connection::receive_bytes(self, max)
+    }
+    fn lock(&self) -> bool {
+        Connection::lock(self)
+    }
+    fn unlock(&self) {
+        Connection::unlock(self)
+    }
+}
+
+/// Set `receive`, `receivebytes`, `lock` and `unlock` on `methods`:
+/// - `receive()` -> line, length; on timeout or disconnect `"", 0` and the
+///   reason, so Rumble-era loops that stop on `""` still stop;
+/// - `receivebytes(n)` -> data, length received; `"", -1, reason` on failure;
+/// - `lock()` -> true, or `false, "timeout"` when it was not free in time.
+pub(crate) fn add_conversation<C: Conversation>(lua: &Lua, methods: &Table) -> mlua::Result<()> {
     methods.set(
         "receive",
         lua.create_function(|lua, _this: Value| {
-            Ok(match with_connection(|c| c.receive_line())? {
+            Ok(match C::with(|c| c.receive_line())? {
                 Ok(line) => (lua.create_string(&line)?, line.len() as i64, None),
                 Err(e) => (lua.create_string("")?, 0, Some(io_error_text(e))),
             })
         })?,
     )?;
-    // session:receivebytes(n) -> data, length received; "", -1, reason on failure.
     methods.set(
         "receivebytes",
         lua.create_function(|lua, (_this, n): (Value, i64)| {
             let max = n.clamp(0, u32::MAX as i64) as u32;
-            Ok(match with_connection(|c| c.receive_bytes(max))? {
+            Ok(match C::with(|c| c.receive_bytes(max))? {
                 Ok(data) => (lua.create_string(&data)?, data.len() as i64, None),
                 Err(e) => (lua.create_string("")?, -1, Some(io_error_text(e))),
             })
         })?,
     )?;
-    // session:lock() -> true, or false, "timeout" when another session kept
-    // the lock for the whole session timeout.
     methods.set(
         "lock",
         lua.create_function(|_, _this: Value| {
-            Ok(match with_connection(|c| c.lock())? {
+            Ok(match C::with(|c| c.lock())? {
                 true => (true, None),
                 false => (false, Some("timeout")),
             })
         })?,
     )?;
-    methods.set("unlock", lua.create_function(|_, _this: Value| with_connection(|c| c.unlock()))?)?;
-    let meta = lua.create_table()?;
-    meta.set("__index", methods)?;
-    lua.set_named_registry_value(METHODS, meta)
+    methods.set("unlock", lua.create_function(|_, _this: Value| C::with(|c| c.unlock()))?)
 }
 
 /// The bytes `session:send(...)` sends: each argument in turn, except that
