@@ -62,6 +62,7 @@ pub async fn start(path: &Path, loaded: Loaded) -> Result<Server> {
     let runtime = Runtime::new(Some(&settings.cache_folder)).context("cannot start the plugin runtime")?;
     let services = ServiceManager::new(settings.bind_to_address);
     services.set_max_per_ip(settings.max_connections_per_ip);
+    services.roll_hourly();
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let env = Arc::new(ServerEnv {
         config: Some(Arc::new(loaded.raw.clone())),

@@ -1142,11 +1142,12 @@ fn scripts(
 /// One `LoadScript PATH [NAME]` line; without NAME the name is the file
 /// stem. A NAME lets two tenants' `filter.lua` coexist.
 fn script_spec(r: &Reader<'_>, e: &Entry, limits: ScriptLimits) -> Result<ScriptSpec, ConfigError> {
-    const EXPECTED: &str = "a script path such as plugins/greylist/greylist.lua, optionally followed by a name";
-    let words: Vec<&str> = e.value.split_whitespace().collect();
+    const EXPECTED: &str =
+        "a script path such as plugins/greylist/greylist.lua (in double quotes if it has spaces), optionally followed by a name";
+    let Some((path, words)) = script_path(&e.value) else { return Err(r.bad(e, "LoadScript", EXPECTED)) };
     let (path, name) = match words.as_slice() {
-        [path] => (*path, file_stem(path)),
-        [path, name] => (*path, Some(*name)),
+        [] => (path, file_stem(path)),
+        [name] => (path, Some(*name)),
         _ => return Err(r.bad(e, "LoadScript", EXPECTED)),
     };
     let Some(name) = name.filter(|_| file_stem(path).is_some()) else {
@@ -1166,6 +1167,17 @@ fn script_spec(r: &Reader<'_>, e: &Entry, limits: ScriptLimits) -> Result<Script
         grants: GrantSet::default(),
         limits,
     })
+}
+
+/// `LoadScript`'s path (the first word, or a double-quoted path that may
+/// hold spaces) and the words after it.
+fn script_path(value: &str) -> Option<(&str, Vec<&str>)> {
+    let value = value.trim();
+    let (path, rest) = match value.strip_prefix('"') {
+        Some(quoted) => quoted.split_once('"')?,
+        None => value.split_once(char::is_whitespace).unwrap_or((value, "")),
+    };
+    (!path.is_empty()).then(|| (path, rest.split_whitespace().collect()))
 }
 
 fn file_stem(path: &str) -> Option<&str> {
@@ -2109,6 +2121,11 @@ ScriptSessionTimeout 2m
             format!("{FILE}:1: LoadScript: script name \"bad/name\" may hold only letters, digits, '-', '_' and '.' (give one: LoadScript PATH NAME)")
         );
         assert!(err("LoadScript a.lua b c\n").starts_with(&format!("{FILE}:1: LoadScript: expected a script path")));
+        // A path with spaces is written in double quotes.
+        let (s, _) = ok("LoadScript \"my plugins/spam check.lua\" spam\nLoadScript \"tenant c/filter.lua\"\n");
+        let names: Vec<(&str, &str)> = s.scripts.iter().map(|x| (x.name.as_str(), x.path_written.as_str())).collect();
+        assert_eq!(names, [("spam", "my plugins/spam check.lua"), ("filter", "tenant c/filter.lua")]);
+        assert!(err("LoadScript \"a b.lua\n").starts_with(&format!("{FILE}:1: LoadScript: expected a script path")));
         assert!(is_script_name("a-b_c.1") && !is_script_name("a b") && !is_script_name("ä") && !is_script_name(""));
     }
 

@@ -157,6 +157,22 @@ impl ServiceManager {
         Arc::new(ServiceManager { bind_address, services: Mutex::new(Vec::new()), max_per_ip })
     }
 
+    /// Close every service's traffic hour on the hour. Hours otherwise
+    /// roll only when a session starts or ends or the traffic is read, so
+    /// a long session's bytes would all land in the hour it ended.
+    pub fn roll_hourly(self: &Arc<Self>) {
+        let services = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(traffic::until_next_hour(std::time::SystemTime::now())).await;
+                let Some(services) = services.upgrade() else { return };
+                for service in services.list() {
+                    service.stats.roll();
+                }
+            }
+        });
+    }
+
     pub fn set_max_per_ip(&self, n: u32) {
         self.max_per_ip.store(n, Ordering::Relaxed);
     }

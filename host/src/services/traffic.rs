@@ -34,6 +34,12 @@ pub fn this_hour() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 3600).unwrap_or(0)
 }
 
+/// How long from `now` until just past the next full hour.
+pub fn until_next_hour(now: SystemTime) -> std::time::Duration {
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    std::time::Duration::from_secs(3600 - secs % 3600 + 1)
+}
+
 #[derive(Default)]
 pub struct Hourly {
     /// The open hour; 0 until the first roll.
@@ -86,6 +92,14 @@ impl Hourly {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_roll_is_just_past_the_hour() {
+        let at = |secs| UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        assert_eq!(until_next_hour(at(7200)).as_secs(), 3601);
+        assert_eq!(until_next_hour(at(7200 + 3599)).as_secs(), 2);
+        assert_eq!(this_hour() + 1, (SystemTime::now() + until_next_hour(SystemTime::now())).duration_since(UNIX_EPOCH).unwrap().as_secs() / 3600);
+    }
 
     fn t(hits: u64) -> Traffic {
         Traffic { hits, bytes: hits * 10, rejections: 0 }
