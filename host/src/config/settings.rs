@@ -1837,11 +1837,11 @@ ScriptSessionTimeout 2m
             ),
             (
                 "LoadScript",
-                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, optionally followed by a name, got \"\"",
+                "LoadScript: expected a script path such as plugins/greylist/greylist.lua (in double quotes if it has spaces), optionally followed by a name, got \"\"",
             ),
             (
                 "LoadScript /",
-                "LoadScript: expected a script path such as plugins/greylist/greylist.lua, optionally followed by a name, got \"/\"",
+                "LoadScript: expected a script path such as plugins/greylist/greylist.lua (in double quotes if it has spaces), optionally followed by a name, got \"/\"",
             ),
         ];
         for (line, msg) in cases {
