@@ -206,6 +206,13 @@ pub struct Reply {
     pub text: String,
 }
 
+/// A script's reply text as one line: control characters (CR, LF, ...)
+/// dropped, at most 400 characters, trimmed.
+pub fn one_line(text: &str) -> String {
+    let text: String = text.chars().filter(|c| !c.is_control()).take(400).collect();
+    text.trim().to_string()
+}
+
 /// A message, for `message` and `deliver` hooks.
 #[derive(Debug, Default)]
 pub struct MessageFacts {

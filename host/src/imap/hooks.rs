@@ -198,9 +198,8 @@ impl Session {
 
 /// One line of a script's text, or `default` when it gave none.
 fn clean(text: &str, default: &str) -> String {
-    let text: String = text.chars().filter(|c| !c.is_control()).take(400).collect();
-    let text = text.trim();
-    if text.is_empty() { default.to_string() } else { text.to_string() }
+    let text = crate::hooks::one_line(text);
+    if text.is_empty() { default.to_string() } else { text }
 }
 
 fn mailbox_of(command: &Command) -> Option<String> {

@@ -152,6 +152,10 @@ impl HookRegistry {
 
     fn service_lock(&self, service: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        // Every hook call asks: no allocation once the service has its lock.
+        if let Some(lock) = locks.get(service) {
+            return lock.clone();
+        }
         locks.entry(service.to_string()).or_default().clone()
     }
 

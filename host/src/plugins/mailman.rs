@@ -13,6 +13,7 @@ use super::bindings::rumble::plugin::mailman::{
     LetterSummary, QueueItem as WitQueueItem,
 };
 use super::host::HostState;
+use crate::imap::mime::header_value;
 use crate::smtp::address::{Mailbox, parse_mailbox};
 use crate::store::accounts::{self, Account, AccountKind};
 use crate::store::lua_api::SavedAccount;
@@ -403,10 +404,10 @@ impl HostState {
         let script: String = self.info.spec.name.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
         let now = crate::smtp::rfc5322_now();
         let mut top = format!("Received: by {server} (Rumble, script {script}); {now}\r\n");
-        if !has_field(&message, "date") {
+        if header_value(&message, "date").is_empty() {
             top.push_str(&format!("Date: {now}\r\n"));
         }
-        if !has_field(&message, "message-id") {
+        if header_value(&message, "message-id").is_empty() {
             top.push_str(&format!("Message-ID: <{}.{script}@{server}>\r\n", crate::store::spool::new_fid()));
         }
         let mut out = top.into_bytes();
@@ -424,13 +425,4 @@ impl HostState {
         }
         Ok(())
     }
-}
-
-/// Whether the header section of `message` has a field `name` (lower-case).
-fn has_field(message: &[u8], name: &str) -> bool {
-    let head = crate::mailman::dsn::headers_of(message);
-    head.split(|&b| b == b'\n').any(|line| {
-        let line = String::from_utf8_lossy(line);
-        line.split_once(':').is_some_and(|(field, _)| !field.starts_with([' ', '\t']) && field.trim().eq_ignore_ascii_case(name))
-    })
 }

@@ -345,13 +345,13 @@ impl Script {
             let refilled = self.refilled.notified();
             tokio::pin!(refilled);
             refilled.as_mut().enable();
-            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            match idle {
-                Some(inst) if inst.idle_since.elapsed() > MAX_IDLE => drop(inst),
-                Some(inst) => return Ok(inst),
-                None if self.refilling.load(Ordering::Acquire) > 0 => refilled.await,
-                None => return self.instantiate(false).await,
+            if let Some(inst) = self.take_idle() {
+                return Ok(inst);
             }
+            if self.refilling.load(Ordering::Acquire) == 0 {
+                return self.instantiate(false).await;
+            }
+            refilled.await;
         }
     }
 

@@ -157,8 +157,8 @@ impl Session {
     }
 
     async fn hook_reply(&mut self, r: &Reply) -> std::io::Result<()> {
-        let text: String = r.text.chars().filter(|c| !c.is_control()).take(400).collect();
-        let text = text.trim();
+        let text = crate::hooks::one_line(&r.text);
+        let text = text.as_str();
         match r.code {
             ..400 => self.ok(text).await,
             400..500 if !text.starts_with('[') => {

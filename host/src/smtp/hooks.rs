@@ -226,8 +226,8 @@ impl Session {
         if r.code >= 400 {
             self.stats.rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        let text: String = r.text.chars().filter(|c| !c.is_control()).take(400).collect();
-        let text = text.trim();
+        let text = crate::hooks::one_line(&r.text);
+        let text = text.as_str();
         if text.is_empty() {
             let (status, standard) = standard_reply(r.code);
             return self.reply(r.code, status, standard).await;

@@ -297,7 +297,7 @@ impl Session {
             Verdict::Okay | Verdict::Folder(_) | Verdict::Discard => None,
             // A 2xx keeps the message; the script's text replaces ours.
             Verdict::Reply(r) if r.code < 400 => {
-                Some(r.text.chars().filter(|c| !c.is_control()).take(400).collect::<String>()).filter(|t| !t.trim().is_empty())
+                Some(crate::hooks::one_line(&r.text)).filter(|t| !t.is_empty())
             }
             other => return Ok(MessageVerdict::Refused(other)),
         };
@@ -373,8 +373,7 @@ impl Session {
 fn decided_reply(verdict: Verdict) -> String {
     match verdict {
         Verdict::Reply(r) => {
-            let text: String = r.text.chars().filter(|c| !c.is_control()).take(400).collect();
-            let text = text.trim();
+            let text = crate::hooks::one_line(&r.text);
             if text.is_empty() { format!("{} refused by a message hook", r.code) } else { format!("{} {text}", r.code) }
         }
         _ => "451 4.3.0 a message hook failed".to_string(),
