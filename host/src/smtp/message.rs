@@ -59,27 +59,25 @@ impl SpoolFile {
         Ok(())
     }
 
-    /// A new spool file with `top` in front of this one's content, made in
-    /// one blocking step (file by file through tokio's pool, a small
-    /// message cost more thread hops than the hook that asked for it).
-    async fn with_prefix(mut self, top: Vec<u8>) -> std::io::Result<SpoolFile> {
+    /// Put `top` in front of what was written, in the same file (see
+    /// `spool::prepend_in_place`), in one blocking step: no second spool
+    /// file is made, since creating and unlinking one per message cost more
+    /// kernel time than the hook that asked for it. The file is not durable
+    /// yet, so a crash midway leaves only an unqueued spool file, as one
+    /// during DATA does. The last write: `finish` comes next.
+    async fn prepend(&mut self, top: Vec<u8>) -> std::io::Result<()> {
+        if top.is_empty() {
+            return Ok(());
+        }
         self.file.flush().await?;
-        let (dir, old) = (self.storage.clone(), spool::spool_path(&self.storage, &self.fid));
-        let size = self.size + top.len() as u64;
-        let (fid, file) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-            let (fid, mut file) = spool::create_spool(&dir)?;
-            let copied = (|| {
-                std::io::Write::write_all(&mut file, &top)?;
-                std::io::copy(&mut std::fs::File::open(&old)?, &mut file).map(drop)
-            })();
-            if let Err(e) = copied {
-                spool::remove_spool(&dir, &fid);
-                return Err(e);
-            }
-            Ok((fid, file))
+        let (path, len, added) = (spool::spool_path(&self.storage, &self.fid), self.size, top.len() as u64);
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+            spool::prepend_in_place(&file, len, &top)
         })
         .await??;
-        Ok(SpoolFile { fid, file: tokio::fs::File::from_std(file), storage: self.storage.clone(), kept: false, size })
+        self.size = len + added;
+        Ok(())
     }
 
     /// fsync the file and its folder entry; the file then outlives `self`
@@ -282,7 +280,7 @@ impl Session {
     }
 
     /// Run the `message` hooks on the received message. Headers they add
-    /// are put on top in a new spool file (the old one goes); a refusal
+    /// are put on top of the spool file's content; a refusal
     /// drops the message.
     async fn message_hooks(&mut self, mut spool: SpoolFile, tx: &Transaction) -> std::io::Result<MessageVerdict> {
         spool.file.flush().await?;
@@ -315,8 +313,8 @@ impl Session {
         for (name, value) in added {
             top.push_str(&format!("{name}: {value}\r\n"));
         }
-        let copy = spool.with_prefix(top.into_bytes()).await?;
-        Ok(MessageVerdict::Store(copy, reply, decided))
+        spool.prepend(top.into_bytes()).await?;
+        Ok(MessageVerdict::Store(spool, reply, decided))
     }
 
     /// Make the spool file durable, then add its queue rows in one

@@ -59,6 +59,25 @@ pub fn deliver_letter(spool: &Path, dir: &Path, header: &[u8]) -> io::Result<(St
     })
 }
 
+/// Put `top` in front of the first `len` bytes of `file` (open for reading
+/// and writing), in place: the content moves back by `top.len()` in 64 KiB
+/// steps from the end, so no step overwrites what it has yet to move, and
+/// memory stays bounded whatever the message's size.
+pub fn prepend_in_place(file: &File, len: u64, top: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let shift = top.len() as u64;
+    let mut buf = vec![0u8; len.min(64 * 1024) as usize];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        file.write_all_at(chunk, start + shift)?;
+        end = start;
+    }
+    file.write_all_at(top, 0)
+}
+
 /// A new letter file in `dir`, filled by `fill` (which returns the size),
 /// then fsync'd with its folder entry; removed again if anything fails.
 fn new_letter(dir: &Path, fill: impl FnOnce(&mut File) -> io::Result<u64>) -> io::Result<(String, u64)> {
@@ -133,6 +152,21 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prepend_in_place_moves_every_byte_behind_the_new_top() {
+        for len in [0usize, 1, 5, 64 * 1024, 64 * 1024 + 7, 200_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let (fid, mut file) = create_spool(dir.path()).unwrap();
+            let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            file.write_all(&body).unwrap();
+            let file = OpenOptions::new().read(true).write(true).open(spool_path(dir.path(), &fid)).unwrap();
+            prepend_in_place(&file, len as u64, b"X-Checked: yes\r\n").unwrap();
+            let text = std::fs::read(spool_path(dir.path(), &fid)).unwrap();
+            assert_eq!(&text[..16], b"X-Checked: yes\r\n", "len {len}");
+            assert_eq!(&text[16..], &body[..], "len {len}");
+        }
+    }
 
     #[test]
     fn fids_are_sixteen_lower_case_letters_and_differ() {
