@@ -1,6 +1,6 @@
 //! `session:receive`, `receivebytes` and `lock` in hooks. The connection
 //! stays with its protocol session; a hook running on a guest thread asks
-//! for a read over a channel, and the session's task, waiting for the
+//! for a read at a [`Desk`], and the session's task, waiting for the
 //! hook's verdict anyway, does the read ([`lend`]).
 //!
 //! A hook holds one of its script's instances while it waits for the
@@ -13,7 +13,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedMutexGuard, oneshot};
 
 use super::bindings::IoError;
 use crate::hooks::HookIo;
@@ -42,10 +42,64 @@ enum Read {
     Bytes(u32),
 }
 
+/// Where a hook's reads wait for the session's task: one request at a
+/// time (the hook awaits each answer). Not a channel: a channel wakes its
+/// receiver when the last sender goes, and the hook's link goes at the
+/// end of every call, mostly inside the session task's own poll, which
+/// then runs again for nothing and wakes an idle worker to do it. A desk
+/// rings only when a read is asked for.
+#[derive(Default)]
+pub(super) struct Desk {
+    state: Mutex<DeskState>,
+    rung: Notify,
+}
+
+#[derive(Default)]
+struct DeskState {
+    /// Set when the call's `lend` ended: no read is served any more.
+    closed: bool,
+    request: Option<IoRequest>,
+}
+
+impl Desk {
+    fn state(&self) -> std::sync::MutexGuard<'_, DeskState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Leave a request; false when nobody serves this desk any more.
+    fn ask(&self, request: IoRequest) -> bool {
+        let mut state = self.state();
+        if state.closed {
+            return false;
+        }
+        state.request = Some(request);
+        drop(state);
+        self.rung.notify_one();
+        true
+    }
+
+    /// Close it; a request left unserved is dropped, so its hook hears
+    /// "closed".
+    fn close(&self) {
+        let mut state = self.state();
+        state.closed = true;
+        state.request = None;
+    }
+}
+
+/// Closes the desk when `lend` ends, by returning or by being dropped.
+struct CloseOnDrop<'a>(&'a Desk);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// The guest side: where a hook's reads go, and the service-wide lock.
 #[derive(Clone)]
 pub(super) struct HookLink {
-    requests: Option<mpsc::Sender<IoRequest>>,
+    desk: Option<Arc<Desk>>,
     lock: Arc<tokio::sync::Mutex<()>>,
     /// The lock while a hook holds it; the host drops it when the call ends
     /// whatever the guest did.
@@ -55,18 +109,18 @@ pub(super) struct HookLink {
 }
 
 impl HookLink {
-    pub(super) fn new(requests: Option<mpsc::Sender<IoRequest>>, lock: Arc<tokio::sync::Mutex<()>>, limits: &crate::config::ScriptLimits) -> HookLink {
-        HookLink { requests, lock, held: Arc::default(), lock_wait: limits.hook_wait, read_wait: limits.session_timeout }
+    pub(super) fn new(desk: Option<Arc<Desk>>, lock: Arc<tokio::sync::Mutex<()>>, limits: &crate::config::ScriptLimits) -> HookLink {
+        HookLink { desk, lock, held: Arc::default(), lock_wait: limits.hook_wait, read_wait: limits.session_timeout }
     }
 
     /// A line without its ending, or `max` bytes at most; `flush` is
     /// written before the client is read.
     pub(super) async fn receive(&self, flush: Vec<u8>, bytes: Option<u32>) -> Result<Vec<u8>, IoError> {
         // No client to read from (close, deliver): as if it had gone.
-        let Some(requests) = &self.requests else { return Err(IoError::Closed) };
+        let Some(desk) = &self.desk else { return Err(IoError::Closed) };
         let (reply, answer) = oneshot::channel();
         let read = bytes.map_or(Read::Line, Read::Bytes);
-        if requests.send(IoRequest { flush, read, wait: self.read_wait, reply }).await.is_err() {
+        if !desk.ask(IoRequest { flush, read, wait: self.read_wait, reply }) {
             return Err(IoError::Closed);
         }
         answer.await.unwrap_or(Err(IoError::Closed))
@@ -95,17 +149,22 @@ impl HookLink {
 /// `earlier` (what hooks before it sent) is written before the first read.
 pub(super) async fn lend<F: Future>(
     work: F,
-    requests: Option<mpsc::Receiver<IoRequest>>,
+    desk: Option<&Desk>,
     io: Option<&mut HookIo<'_>>,
     earlier: &mut Vec<u8>,
 ) -> F::Output {
-    let (Some(mut requests), Some(io)) = (requests, io) else { return work.await };
+    let (Some(desk), Some(io)) = (desk, io) else { return work.await };
+    let _closing = CloseOnDrop(desk);
     tokio::pin!(work);
     let mut budget = IoBudget { until: Instant::now() + CALL_TIME, left: MAX_RECEIVED, write_left: MAX_WRITTEN };
     loop {
+        // The call first: most finish in their first poll, before the
+        // desk's bell is even listened for.
         tokio::select! {
+            biased;
             out = &mut work => return out,
-            Some(request) = requests.recv() => {
+            () = desk.rung.notified() => {
+                let Some(request) = desk.state().request.take() else { continue };
                 let mut flush = std::mem::take(earlier);
                 flush.extend_from_slice(&request.flush);
                 let result = budget.serve(io, &flush, &request.read, request.wait).await;

@@ -15,7 +15,7 @@ use wasmtime::component::Resource;
 
 use super::bindings::rumble::plugin::hooks as wit;
 use super::bindings::{HostError, IoError, Level};
-use super::hook_io::{HookLink, lend};
+use super::hook_io::{Desk, HookLink, lend};
 use super::host::HostState;
 use super::script::{Script, ScriptError};
 use crate::config::OnError;
@@ -170,14 +170,8 @@ impl HookRegistry {
         io: Option<&mut crate::hooks::HookIo<'_>>,
         earlier: &mut Vec<u8>,
     ) -> Result<(Verdict, Vec<u8>), ScriptError> {
-        let (requests, served) = match io {
-            Some(_) => {
-                let (tx, rx) = tokio::sync::mpsc::channel(1);
-                (Some(tx), Some(rx))
-            }
-            None => (None, None),
-        };
-        let link = HookLink::new(requests, self.service_lock(&call.session.service), &script.info.spec.limits);
+        let desk = io.is_some().then(|| Arc::new(Desk::default()));
+        let link = HookLink::new(desk.clone(), self.service_lock(&call.session.service), &script.info.spec.limits);
         let work = async {
             match view {
                 TenantView::All => script.run_hook(handler, call, true, link).await,
@@ -187,7 +181,7 @@ impl HookRegistry {
                 }
             }
         };
-        lend(work, served, io, earlier).await
+        lend(work, desk.as_deref(), io, earlier).await
     }
 }
 
