@@ -18,6 +18,35 @@ thread_local! {
     static SESSION: RefCell<Option<HookSession>> = const { RefCell::new(None) };
     /// The message of the `message` hook running now.
     static MESSAGE: RefCell<Option<Message>> = const { RefCell::new(None) };
+    /// The table constructors of [`TABLES_LUA`], made once per instance.
+    static TABLES: RefCell<Option<Tables>> = const { RefCell::new(None) };
+}
+
+/// The argument tables of a hook call, built by Lua's own table
+/// constructors: one protected call per table, sized once, instead of a
+/// protected `set` per field (which made up most of a short hook's cost).
+/// `setmetatable` is captured before any script runs.
+const TABLES_LUA: &str = r#"
+local setmetatable, session_methods, message_methods = setmetatable, ...
+local function session(address, protocol, port, localport, service, tls, helo, user, sender, recipients)
+  return setmetatable({address = address, protocol = protocol, port = port, localport = localport,
+    service = service, tls = tls, helo = helo, user = user, sender = sender, recipients = recipients},
+    session_methods)
+end
+local function command(verb, args, address, params, mailbox, tag, code, text)
+  return {verb = verb, args = args, address = address, params = params, mailbox = mailbox, tag = tag,
+    code = code, text = text}
+end
+local function message(size, recipient, uid)
+  return setmetatable({size = size, recipient = recipient, uid = uid}, message_methods)
+end
+return session, command, message
+"#;
+
+struct Tables {
+    session: Function,
+    command: Function,
+    message: Function,
 }
 
 const HOOK_METHODS: &str = "rumble.hook.session";
@@ -27,7 +56,16 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     let rumble: Table = lua.globals().get("Rumble")?;
     rumble.set("setHook", lua.create_function(set_hook)?)?;
     install_session_methods(lua)?;
-    install_message_methods(lua)
+    install_message_methods(lua)?;
+    let (session, command, message) = lua
+        .load(TABLES_LUA)
+        .set_name("=hook tables")
+        .call::<(Function, Function, Function)>((
+            lua.named_registry_value::<Table>(HOOK_METHODS)?,
+            lua.named_registry_value::<Table>(MESSAGE_METHODS)?,
+        ))?;
+    TABLES.with(|t| *t.borrow_mut() = Some(Tables { session, command, message }));
+    Ok(())
 }
 
 /// The method tables whose functions get plain errors (see lib.rs).
@@ -102,60 +140,61 @@ pub fn run(
 }
 
 fn hook_arguments(lua: &Lua, facts: &SessionFacts, command: Option<&CommandFacts>, msg: Option<&Message>) -> mlua::Result<MultiValue> {
-    let mut args = vec![Value::Table(session_table(lua, facts)?)];
-    if let Some(cmd) = command {
-        args.push(Value::Table(command_table(lua, cmd)?));
-    }
-    if let Some(msg) = msg {
-        args.push(Value::Table(message_table(lua, msg)?));
-    }
-    Ok(MultiValue::from_iter(args))
+    TABLES.with(|tables| {
+        let tables = tables.borrow();
+        let tables = tables.as_ref().ok_or_else(|| mlua::Error::runtime("hook tables not installed"))?;
+        let mut args = MultiValue::with_capacity(3);
+        args.push_back(session_table(lua, tables, facts)?);
+        if let Some(cmd) = command {
+            args.push_back(command_table(lua, tables, cmd)?);
+        }
+        if let Some(msg) = msg {
+            args.push_back(message_table(tables, msg)?);
+        }
+        Ok(args)
+    })
 }
 
-fn session_table(lua: &Lua, f: &SessionFacts) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.set("address", f.address.as_str())?;
-    t.set("protocol", f.protocol.as_str())?;
-    t.set("port", f.port)?;
-    t.set("localport", f.local_port)?;
-    t.set("service", f.service.as_str())?;
-    t.set("tls", f.tls)?;
-    t.set("helo", f.helo.as_deref())?;
-    t.set("user", f.user.as_deref())?;
-    t.set("sender", f.sender.as_deref())?;
-    t.set("recipients", lua.create_sequence_from(f.recipients.iter().map(String::as_str))?)?;
-    t.set_metatable(Some(lua.named_registry_value::<Table>(HOOK_METHODS)?))?;
-    Ok(t)
+fn session_table(lua: &Lua, tables: &Tables, f: &SessionFacts) -> mlua::Result<Value> {
+    let recipients = lua.create_sequence_from(f.recipients.iter().map(String::as_str))?;
+    tables.session.call((
+        f.address.as_str(),
+        f.protocol.as_str(),
+        f.port,
+        f.local_port,
+        f.service.as_str(),
+        f.tls,
+        f.helo.as_deref(),
+        f.user.as_deref(),
+        f.sender.as_deref(),
+        recipients,
+    ))
 }
 
-fn command_table(lua: &Lua, c: &CommandFacts) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.set("verb", c.verb.as_str())?;
-    t.set("args", c.args.as_str())?;
-    t.set("address", c.address.as_deref())?;
-    let params = lua.create_table()?;
+fn command_table(lua: &Lua, tables: &Tables, c: &CommandFacts) -> mlua::Result<Value> {
+    let params = lua.create_table_with_capacity(0, c.params.len())?;
     for (name, value) in &c.params {
-        params.set(name.as_str(), value.as_str())?;
+        params.raw_set(name.as_str(), value.as_str())?;
     }
-    t.set("params", params)?;
-    t.set("mailbox", c.mailbox.as_deref())?;
-    t.set("tag", c.tag.as_deref())?;
-    if let Some(reply) = &c.reply {
-        t.set("code", reply.code)?;
-        t.set("text", reply.text.as_str())?;
-    }
-    Ok(t)
+    let (code, text) = match &c.reply {
+        Some(reply) => (Some(reply.code), Some(reply.text.as_str())),
+        None => (None, None),
+    };
+    tables.command.call((
+        c.verb.as_str(),
+        c.args.as_str(),
+        c.address.as_deref(),
+        params,
+        c.mailbox.as_deref(),
+        c.tag.as_deref(),
+        code,
+        text,
+    ))
 }
 
-fn message_table(lua: &Lua, msg: &Message) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.set("size", msg.size())?;
-    if let Some((recipient, uid)) = msg.delivery() {
-        t.set("recipient", recipient)?;
-        t.set("uid", uid)?;
-    }
-    t.set_metatable(Some(lua.named_registry_value::<Table>(MESSAGE_METHODS)?))?;
-    Ok(t)
+fn message_table(tables: &Tables, msg: &Message) -> mlua::Result<Value> {
+    let (recipient, uid) = msg.delivery().unzip();
+    tables.message.call((msg.size(), recipient, uid))
 }
 
 fn with_session<R>(f: impl FnOnce(&HookSession) -> R) -> mlua::Result<R> {
