@@ -53,8 +53,9 @@ pub struct Budget {
     pub exhausted: bool,
     /// The script's share across all its calls; every segment is charged to it.
     share: Arc<CpuShare>,
-    /// Set at the call's first epoch tick: it has run a whole tick, so a
-    /// call started on a protocol worker moves to the guest threads.
+    /// Set at the first epoch tick by which the call has really run: half a
+    /// tick without a break, or a whole tick in all. A call started on a
+    /// protocol worker then moves to the guest threads.
     pub ticked: Arc<AtomicBool>,
 }
 
@@ -101,15 +102,23 @@ impl Budget {
         self.running_since.store(now_ns(), Ordering::Relaxed);
     }
 
-    /// Called at each epoch tick while the guest runs: stop it if it used up
-    /// its budget, else let other tasks run and start a new segment after.
+    /// Called at each epoch tick the guest sees: stop it if it used up its
+    /// budget; else, if it has really run since the call or the last wait
+    /// (see `ticked`), let other tasks run and start a new segment after.
+    /// A tick that passed while the guest waited (a store or DNS call, the
+    /// scheduler of a busy server) is no reason to move the call: most
+    /// ticks a short hook sees are such, and moving costs more than it.
     pub fn on_tick(&mut self) -> Result<UpdateDeadline> {
-        self.ticked.store(true, Ordering::Relaxed);
+        let segment = Duration::from_nanos(now_ns().saturating_sub(self.running_since.load(Ordering::Relaxed)));
         self.pause();
         if self.used > self.limit {
             self.exhausted = true;
             return Err(wasmtime::Error::msg("CPU budget exhausted"));
         }
+        if segment < super::engine::TICK / 2 && self.used < super::engine::TICK {
+            return Ok(UpdateDeadline::Continue(1));
+        }
+        self.ticked.store(true, Ordering::Relaxed);
         let (since, share) = (self.running_since.clone(), self.share.clone());
         Ok(UpdateDeadline::YieldCustom(
             1,

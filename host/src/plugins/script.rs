@@ -287,13 +287,14 @@ impl Script {
     /// it sent. Waits at most the script's `hook-wait` for an instance.
     ///
     /// With a free instance at hand the call runs on the calling task (the
-    /// protocol session's) until it finishes or runs a whole epoch tick;
-    /// waits in host calls (store, DNS, the client) are plain awaits there.
-    /// Most hooks finish so, and skip the thread hops to the guest threads
-    /// and back that otherwise cost more than the hook. A call that runs a
-    /// tick moves to the guest threads (low priority, the CPU share), so a
-    /// hook never holds a protocol worker for more than one
-    /// [`super::engine::TICK`] of CPU; a script over its share starts there.
+    /// protocol session's) until it finishes or really runs at an epoch
+    /// tick (`Budget::ticked`); waits in host calls (store, DNS, the client)
+    /// are plain awaits there. Most hooks finish so, and skip the thread
+    /// hops to the guest threads and back that otherwise cost more than the
+    /// hook. A call that runs moves to the guest threads (low priority, the
+    /// CPU share), so a hook never holds a protocol worker for more than
+    /// two [`super::engine::TICK`]s of CPU; a script over its share starts
+    /// there.
     pub(super) async fn run_hook(
         &self,
         handler: u32,
