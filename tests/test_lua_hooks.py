@@ -151,7 +151,9 @@ def test_message_hook_reads_adds_and_refuses(hooked):
         assert (code, text) == (250, b"2.0.0 headers Received,Subject,X-One"), text
         s.mail("someone@example.net")
         s.rcpt(f"bob@{DOMAIN}")
-        body = b"Subject: body\r\n\r\n" + b"y" * 5000 + b"\r\n"
+        # Bigger than the 64 KiB steps the added fields are put in front in.
+        lines = b"".join(b"line %06d of a long body\r\n" % i for i in range(9000))
+        body = b"Subject: body\r\n\r\n" + lines
         code, text = s.data(body)
         assert code == 250 and text.startswith(b"2.0.0 body 10 "), text
     got = wait_letters(folder, f"bob@{DOMAIN}", 2)
@@ -161,6 +163,11 @@ def test_message_hook_reads_adds_and_refuses(hooked):
     assert top.index(b"\r\nX-Hooked: yes size=") < top.index(b"\r\nReceived: ")
     assert b"rcpts=1" in top and b"X-Injection: refused\r\n" in top
     assert b"Bcc" not in stored and b"X-Bad" not in stored
+    # The long one: the fields on top, every byte of the message after them.
+    big = letter_bytes(folder, got[-1])
+    head, rest = big.split(b"\r\nReceived: ", 1)
+    assert b"\r\nX-Hooked: yes size=" in head and b"X-Injection: refused" in head
+    assert rest.endswith(b"\r\n" + body), len(big)
     assert server.proc.poll() is None
 
 

@@ -39,13 +39,16 @@ pub(super) struct SpoolFile {
     kept: bool,
     /// Bytes written so far.
     size: u64,
+    /// Header fields the message hooks added, put in front of the content
+    /// when the file is finished.
+    top: Vec<u8>,
 }
 
 impl SpoolFile {
     async fn create(storage: &Path, header: &[u8]) -> std::io::Result<SpoolFile> {
         let dir = storage.to_path_buf();
         let (fid, file) = tokio::task::spawn_blocking(move || spool::create_spool(&dir)).await??;
-        let mut spool = SpoolFile { fid, file: tokio::fs::File::from_std(file), storage: storage.to_path_buf(), kept: false, size: 0 };
+        let mut spool = SpoolFile { fid, file: tokio::fs::File::from_std(file), storage: storage.to_path_buf(), kept: false, size: 0, top: Vec::new() };
         spool.write(header).await?;
         Ok(spool)
     }
@@ -59,34 +62,33 @@ impl SpoolFile {
         Ok(())
     }
 
-    /// Put `top` in front of what was written, in the same file (see
-    /// `spool::prepend_in_place`), in one blocking step: no second spool
-    /// file is made, since creating and unlinking one per message cost more
-    /// kernel time than the hook that asked for it. The file is not durable
-    /// yet, so a crash midway leaves only an unqueued spool file, as one
-    /// during DATA does. The last write: `finish` comes next.
-    async fn prepend(&mut self, top: Vec<u8>) -> std::io::Result<()> {
-        if top.is_empty() {
-            return Ok(());
-        }
+    /// Have `top` put in front of the content when the file is finished.
+    fn put_on_top(&mut self, top: &[u8]) {
+        self.top.extend_from_slice(top);
+    }
+
+    /// Put the added header fields in front (`spool::prepend_in_place`: in
+    /// the same file, since creating and unlinking a second spool file per
+    /// message cost more kernel time than the hook that asked for it), then
+    /// fsync the file and its folder entry, all in one blocking step; the
+    /// file then outlives `self` unless the caller removes it. A crash
+    /// midway leaves only an unqueued spool file, as one during DATA does.
+    async fn finish(&mut self) -> std::io::Result<()> {
         self.file.flush().await?;
-        let (path, len, added) = (spool::spool_path(&self.storage, &self.fid), self.size, top.len() as u64);
+        let (path, dir, len) = (spool::spool_path(&self.storage, &self.fid), self.storage.clone(), self.size);
+        let top = std::mem::take(&mut self.top);
+        let added = top.len() as u64;
         tokio::task::spawn_blocking(move || {
+            // A second descriptor: fsync covers the file whichever wrote it.
             let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
-            spool::prepend_in_place(&file, len, &top)
+            if !top.is_empty() {
+                spool::prepend_in_place(&file, len, &top)?;
+            }
+            file.sync_all()?;
+            spool::sync_dir(&dir)
         })
         .await??;
         self.size = len + added;
-        Ok(())
-    }
-
-    /// fsync the file and its folder entry; the file then outlives `self`
-    /// unless the caller removes it.
-    async fn finish(&mut self) -> std::io::Result<()> {
-        self.file.flush().await?;
-        self.file.sync_all().await?;
-        let dir = self.storage.clone();
-        tokio::task::spawn_blocking(move || spool::sync_dir(&dir)).await??;
         self.kept = true;
         Ok(())
     }
@@ -313,7 +315,7 @@ impl Session {
         for (name, value) in added {
             top.push_str(&format!("{name}: {value}\r\n"));
         }
-        spool.prepend(top.into_bytes()).await?;
+        spool.put_on_top(top.as_bytes());
         Ok(MessageVerdict::Store(spool, reply, decided))
     }
 
