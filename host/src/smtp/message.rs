@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// What the message hooks decided.
 enum MessageVerdict {
     /// Store it (the spool file to commit), with the hooks' 2xx text if any.
-    Store(SpoolFile, Option<String>, Decided),
+    Store(Box<SpoolFile>, Option<String>, Decided),
     Refused(Verdict),
 }
 
@@ -259,7 +259,7 @@ impl Session {
             return Ok(Next::Continue);
         };
         let (spool, reply, decided) = match self.message_hooks(spool, tx).await {
-            Ok(MessageVerdict::Store(spool, reply, decided)) => (spool, reply, decided),
+            Ok(MessageVerdict::Store(spool, reply, decided)) => (*spool, reply, decided),
             Ok(MessageVerdict::Refused(verdict)) => return self.answer(verdict).await,
             Err(e) => {
                 tracing::error!(target: "smtp", "could not add headers to a message from {}: {e}", self.peer.ip());
@@ -290,7 +290,7 @@ impl Session {
         let size = spool.size;
         let facts = Arc::new(MessageFacts { path, size, ..MessageFacts::default() });
         let Some(outcome) = self.hook_message(facts.clone(), tx).await else {
-            return Ok(MessageVerdict::Store(spool, None, Vec::new()));
+            return Ok(MessageVerdict::Store(Box::new(spool), None, Vec::new()));
         };
         self.write_sent(&outcome.sent);
         let reply = match outcome.verdict {
@@ -309,14 +309,14 @@ impl Session {
         let decided: Decided = refused.into_iter().map(|(rcpt, verdict)| (rcpt, decided_reply(verdict))).collect();
         let added = std::mem::take(&mut *facts.added.lock().unwrap_or_else(|e| e.into_inner()));
         if added.is_empty() {
-            return Ok(MessageVerdict::Store(spool, reply, decided));
+            return Ok(MessageVerdict::Store(Box::new(spool), reply, decided));
         }
         let mut top = String::new();
         for (name, value) in added {
             top.push_str(&format!("{name}: {value}\r\n"));
         }
         spool.put_on_top(top.as_bytes());
-        Ok(MessageVerdict::Store(spool, reply, decided))
+        Ok(MessageVerdict::Store(Box::new(spool), reply, decided))
     }
 
     /// Make the spool file durable, then add its queue rows in one
