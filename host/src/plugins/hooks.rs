@@ -465,21 +465,19 @@ impl wit::HostMessage for HostState {
     }
 
     async fn header(&mut self, m: Resource<MessageState>, name: String) -> wasmtime::Result<Option<String>> {
-        let headers = self.message_headers(&m)?;
+        let headers = self.message_headers(&m).await?;
         Ok(headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)).map(|(_, v)| v.clone()))
     }
 
     async fn headers(&mut self, m: Resource<MessageState>) -> wasmtime::Result<Vec<(String, String)>> {
-        self.message_headers(&m)
+        self.message_headers(&m).await
     }
 
     async fn body(&mut self, m: Resource<MessageState>, max: Option<u64>) -> wasmtime::Result<Vec<u8>> {
         let state = self.table.get(&m)?;
         let limit = max.unwrap_or(u64::MAX).min(state.body_limit);
-        self.budget.pause();
-        let bytes = read_prefix(&state.facts.path, limit);
-        self.budget.resume();
-        Ok(bytes)
+        let path = state.facts.path.clone();
+        self.off_worker(move || read_prefix(&path, limit)).await
     }
 
     async fn add_header(&mut self, m: Resource<MessageState>, name: String, value: String) -> wasmtime::Result<Result<(), HostError>> {
@@ -528,14 +526,26 @@ impl wit::HostMessage for HostState {
 }
 
 impl HostState {
-    /// The message's header fields, decoded (RFC 2047) and unfolded.
-    fn message_headers(&mut self, m: &Resource<MessageState>) -> wasmtime::Result<Vec<(String, String)>> {
-        let state = self.table.get_mut(m)?;
-        if state.headers.is_none() {
-            let raw = read_prefix(&state.facts.path, MAX_HEADER_BYTES);
-            state.headers = Some(decode_headers(&raw));
+    /// The message's header fields, decoded (RFC 2047) and unfolded; read
+    /// and parsed once per call.
+    async fn message_headers(&mut self, m: &Resource<MessageState>) -> wasmtime::Result<Vec<(String, String)>> {
+        if let Some(headers) = &self.table.get(m)?.headers {
+            return Ok(headers.clone());
         }
-        Ok(state.headers.clone().unwrap_or_default())
+        let path = self.table.get(m)?.facts.path.clone();
+        let headers = self.off_worker(move || decode_headers(&read_prefix(&path, MAX_HEADER_BYTES))).await?;
+        self.table.get_mut(m)?.headers = Some(headers.clone());
+        Ok(headers)
+    }
+
+    /// File reads and parses (up to the body limit, 1 MiB of header) on the
+    /// blocking pool: a hook may run on a protocol worker, which must not
+    /// wait for the disk. Waiting is not running: the budget is paused.
+    async fn off_worker<T: Send + 'static>(&mut self, work: impl FnOnce() -> T + Send + 'static) -> wasmtime::Result<T> {
+        self.budget.pause();
+        let done = tokio::task::spawn_blocking(work).await;
+        self.budget.resume();
+        done.map_err(|e| wasmtime::Error::msg(format!("reading the message failed: {e}")))
     }
 }
 
