@@ -15,7 +15,7 @@ impl Store {
     }
 
     pub async fn list_domains(&self) -> Result<Vec<Domain>, StoreError> {
-        self.autocommit(|tx| Box::pin(accounts::list_domains(tx))).await
+        self.read(|tx| Box::pin(accounts::list_domains(tx))).await
     }
 
     /// The domain and its accounts; false when there is no such domain.
@@ -30,7 +30,7 @@ impl Store {
 
     pub async fn list_accounts(&self, domain: &str) -> Result<Vec<Account>, StoreError> {
         let domain = domain.to_string();
-        self.autocommit(move |tx| Box::pin(async move { accounts::list_accounts(tx, &domain).await })).await
+        self.read(move |tx| Box::pin(async move { accounts::list_accounts(tx, &domain).await })).await
     }
 
     /// False when there is no such account.
@@ -46,19 +46,19 @@ impl Store {
 
     pub async fn find_domain(&self, domain: &str) -> Result<Option<Domain>, StoreError> {
         let domain = domain.to_string();
-        self.autocommit(move |tx| Box::pin(async move { accounts::find_domain(tx, &domain).await })).await
+        self.read(move |tx| Box::pin(async move { accounts::find_domain(tx, &domain).await })).await
     }
 
     /// The account that `user@domain` resolves to (Rumble's GLOB lookup).
     pub async fn find_account(&self, domain: &str, user: &str) -> Result<Option<Account>, StoreError> {
         let (domain, user) = (domain.to_string(), user.to_string());
-        self.autocommit(move |tx| Box::pin(async move { accounts::find_account(tx, &domain, &user).await })).await
+        self.read(move |tx| Box::pin(async move { accounts::find_account(tx, &domain, &user).await })).await
     }
 
     /// The account named exactly `user@domain` (logins: no patterns).
     pub async fn exact_account(&self, domain: &str, user: &str) -> Result<Option<Account>, StoreError> {
         let (domain, user) = (domain.to_string(), user.to_string());
-        self.autocommit(move |tx| Box::pin(async move { accounts::exact_account(tx, &domain, &user).await })).await
+        self.read(move |tx| Box::pin(async move { accounts::exact_account(tx, &domain, &user).await })).await
     }
 
     /// The alias account `user@domain` resolves to, if it is an alias.
@@ -69,7 +69,7 @@ impl Store {
     /// None when `domain` is not ours; else whether `user` has an account there.
     pub async fn local_recipient(&self, domain: &str, user: &str) -> Result<Option<bool>, StoreError> {
         let (domain, user) = (domain.to_string(), user.to_string());
-        self.autocommit(move |tx| {
+        self.read(move |tx| {
             Box::pin(async move {
                 if accounts::find_domain(tx, &domain).await?.is_none() {
                     return Ok(None);
@@ -84,7 +84,7 @@ impl Store {
     /// in our domains in order.
     pub async fn postmaster(&self, first: &str) -> Result<Option<String>, StoreError> {
         let first = first.to_string();
-        self.autocommit(move |tx| {
+        self.read(move |tx| {
             Box::pin(async move {
                 let mut domains = vec![first];
                 domains.extend(accounts::list_domains(tx).await?.into_iter().map(|d| d.name));

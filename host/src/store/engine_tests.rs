@@ -111,6 +111,28 @@ async fn domains_and_accounts() {
     }
 }
 
+/// Lookups go where reads do not wait for writes (SQLite: a second,
+/// read-only connection): they still see every write committed before them,
+/// and that connection refuses to write.
+#[tokio::test]
+async fn lookups_see_every_committed_write() {
+    for e in engines().await {
+        let (s, name) = (&e.store, e.name);
+        assert_eq!(s.local_recipient("example.org", "ann").await.unwrap(), None, "{name}");
+        ann(s).await;
+        assert_eq!(s.local_recipient("example.org", "ann").await.unwrap(), Some(true), "{name}");
+        assert!(s.exact_account("example.org", "ann").await.unwrap().is_some(), "{name}");
+        assert!(s.delete_account("example.org", "ann").await.unwrap(), "{name}");
+        assert!(s.find_account("example.org", "ann").await.unwrap().is_none(), "{name}");
+        assert_eq!(s.local_recipient("example.org", "ann").await.unwrap(), Some(false), "{name}");
+        if name == "sqlite" {
+            let wrote = s.read(|tx| Box::pin(async move { tx.execute("DELETE FROM domains", &[]).await })).await;
+            assert!(wrote.is_err(), "a write on the read-only connection: {wrote:?}");
+            assert_eq!(s.list_domains().await.unwrap().len(), 1);
+        }
+    }
+}
+
 #[tokio::test]
 async fn folders_letters_flags_and_expunge() {
     for e in engines().await {

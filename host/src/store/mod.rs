@@ -224,6 +224,19 @@ impl Store {
         self.run(false, f).await
     }
 
+    /// Run `f`, which only reads, where reads do not wait for writes (the
+    /// SQLite engine's read-only connection; any pooled PostgreSQL one).
+    pub(in crate::store) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t, 'c> FnOnce(&'t mut Tx<'c>) -> BoxFuture<'t, Result<T, StoreError>> + Send + 'static,
+    {
+        match &*self.engine {
+            Engine::Sqlite(s) => s.read(f).await,
+            Engine::Postgres(p) => p.run(false, f).await,
+        }
+    }
+
     async fn run<T, F>(&self, transaction: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,

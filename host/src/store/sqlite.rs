@@ -2,6 +2,12 @@
 //! owned by one thread. Work is sent to it as a closure and awaited, so
 //! writes are serialised by construction (no "database is locked" under
 //! load) and async tasks never block on SQLite.
+//!
+//! Directory lookups (is this a domain of ours, does this account exist)
+//! go to a second, read-only connection on a thread of its own: in WAL mode
+//! it reads the last committed state without waiting for the writer, so an
+//! RCPT check or a script's `Mailman.addressExists` does not queue behind
+//! other sessions' fsync'ing commits.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -17,6 +23,8 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 pub(super) struct Sqlite {
     jobs: mpsc::Sender<Job>,
+    /// The read-only connection's thread.
+    reads: mpsc::Sender<Job>,
     pub(super) path: PathBuf,
 }
 
@@ -31,16 +39,12 @@ impl Sqlite {
         let opened = Connection::open(&path).and_then(|conn| configure(&conn).map(|_| conn));
         let mut conn = opened.map_err(|e| StoreError::Open { path: path.clone(), reason: e.to_string() })?;
         super::schema::migrate(&mut conn)?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("rumble-store".into())
-            .spawn(move || {
-                for job in queue {
-                    job(&mut conn);
-                }
-            })
-            .map_err(|e| StoreError::Invalid(format!("cannot start the store thread: {e}")))?;
-        Ok(Sqlite { jobs, path })
+        let reader = Connection::open(&path)
+            .and_then(|conn| configure(&conn).and_then(|_| conn.pragma_update(None, "query_only", "ON")).map(|_| conn))
+            .map_err(|e| StoreError::Open { path: path.clone(), reason: e.to_string() })?;
+        let jobs = connection_thread("rumble-store", conn)?;
+        let reads = connection_thread("rumble-store-read", reader)?;
+        Ok(Sqlite { jobs, reads, path })
     }
 
     /// Run `f` on the store thread, in a transaction when asked.
@@ -56,6 +60,35 @@ impl Sqlite {
         self.jobs.send(job).map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
+
+    /// Run `f` on the read-only connection (`query_only`: a write there is
+    /// an error, not a silent second writer).
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'t, 'c> FnOnce(&'t mut Tx<'c>) -> BoxFuture<'t, Result<T, StoreError>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(in_transaction(conn, false, f));
+        });
+        self.reads.send(job).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// A thread that owns `conn` and runs the jobs sent to it, in order.
+fn connection_thread(name: &str, mut conn: Connection) -> Result<mpsc::Sender<Job>, StoreError> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            for job in queue {
+                job(&mut conn);
+            }
+        })
+        .map_err(|e| StoreError::Invalid(format!("cannot start the store thread {name}: {e}")))?;
+    Ok(jobs)
 }
 
 fn in_transaction<T>(
