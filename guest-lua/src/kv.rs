@@ -68,7 +68,7 @@ fn kv_error(e: HostError) -> mlua::Error {
 }
 
 /// `kv.get(key)`: the value, or nil.
-fn get(lua: &Lua, key: Value) -> mlua::Result<Option<mlua::String>> {
+fn get(lua: &Lua, key: Value) -> mlua::Result<Option<mlua::LuaString>> {
     let value = kv::get(&key_arg(lua, &key, "get")?).map_err(kv_error)?;
     value.map(|v| lua.create_string(v)).transpose()
 }
