@@ -53,12 +53,7 @@ impl Sqlite {
         T: Send + 'static,
         F: for<'t, 'c> FnOnce(&'t mut Tx<'c>) -> BoxFuture<'t, Result<T, StoreError>> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = reply.send(in_transaction(conn, transaction, f));
-        });
-        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        on_thread(&self.jobs, transaction, f).await
     }
 
     /// Run `f` on the read-only connection (`query_only`: a write there is
@@ -68,13 +63,22 @@ impl Sqlite {
         T: Send + 'static,
         F: for<'t, 'c> FnOnce(&'t mut Tx<'c>) -> BoxFuture<'t, Result<T, StoreError>> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = reply.send(in_transaction(conn, false, f));
-        });
-        self.reads.send(job).map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        on_thread(&self.reads, false, f).await
     }
+}
+
+/// Send `f` to the connection thread behind `jobs` and await its result.
+async fn on_thread<T, F>(jobs: &mpsc::Sender<Job>, transaction: bool, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: for<'t, 'c> FnOnce(&'t mut Tx<'c>) -> BoxFuture<'t, Result<T, StoreError>> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let job: Job = Box::new(move |conn| {
+        let _ = reply.send(in_transaction(conn, transaction, f));
+    });
+    jobs.send(job).map_err(|_| StoreError::Closed)?;
+    answer.await.map_err(|_| StoreError::Closed)?
 }
 
 /// A thread that owns `conn` and runs the jobs sent to it, in order.
