@@ -529,10 +529,11 @@ impl HostState {
     /// The message's header fields, decoded (RFC 2047) and unfolded; read
     /// and parsed once per call.
     async fn message_headers(&mut self, m: &Resource<MessageState>) -> wasmtime::Result<Vec<(String, String)>> {
-        if let Some(headers) = &self.table.get(m)?.headers {
+        let state = self.table.get(m)?;
+        if let Some(headers) = &state.headers {
             return Ok(headers.clone());
         }
-        let path = self.table.get(m)?.facts.path.clone();
+        let path = state.facts.path.clone();
         let headers = self.off_worker(move || decode_headers(&read_prefix(&path, MAX_HEADER_BYTES))).await?;
         self.table.get_mut(m)?.headers = Some(headers.clone());
         Ok(headers)

@@ -88,13 +88,15 @@ impl Budget {
         self.resume();
     }
 
-    /// The guest stops running (a waiting host call, or a tick).
-    pub fn pause(&mut self) {
+    /// The guest stops running (a waiting host call, or a tick): the
+    /// segment it ran, now charged.
+    pub fn pause(&mut self) -> Duration {
         let now = now_ns();
         let since = self.running_since.swap(now, Ordering::Relaxed);
         let ran = Duration::from_nanos(now.saturating_sub(since));
         self.used += ran;
         self.share.charge(ran);
+        ran
     }
 
     /// The guest runs again.
@@ -109,8 +111,7 @@ impl Budget {
     /// scheduler of a busy server) is no reason to move the call: most
     /// ticks a short hook sees are such, and moving costs more than it.
     pub fn on_tick(&mut self) -> Result<UpdateDeadline> {
-        let segment = Duration::from_nanos(now_ns().saturating_sub(self.running_since.load(Ordering::Relaxed)));
-        self.pause();
+        let segment = self.pause();
         if self.used > self.limit {
             self.exhausted = true;
             return Err(wasmtime::Error::msg("CPU budget exhausted"));

@@ -262,7 +262,7 @@ impl Session {
             Ok(MessageVerdict::Store(spool, reply, decided)) => (*spool, reply, decided),
             Ok(MessageVerdict::Refused(verdict)) => return self.answer(verdict).await,
             Err(e) => {
-                tracing::error!(target: "smtp", "could not add headers to a message from {}: {e}", self.peer.ip());
+                tracing::error!(target: "smtp", "could not write the spool file of a message from {}: {e}", self.peer.ip());
                 self.reply(451, "4.3.0", "Local error in processing, try again later").await?;
                 return Ok(Next::Continue);
             }
